@@ -1,0 +1,25 @@
+"""The per-run context of a turn graph (LangGraph ``context_schema``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from miolumi.services import Services, default_services
+
+
+@dataclass(kw_only=True)
+class TurnContext:
+    """Who is talking to whom, and with what; fixed for one run."""
+
+    user_id: str = "local"
+    """The user the turn serves; every read and write is scoped to them."""
+    agent_id: str | None = None
+    """The Mio persona spoken to; None is the user's global stream (Lumi)."""
+    model: str | None = None
+    """``provider:name`` of the chat model; None uses the configured default."""
+    services: Services | None = None
+    """Shared resources; None builds them once from the environment."""
+
+    def resources(self) -> Services:
+        """The services of this run."""
+        return self.services or default_services()

@@ -1,0 +1,1 @@
+"""Nodes of the turn graphs: small async functions ``(state, runtime) -> partial update``."""

@@ -1,0 +1,37 @@
+"""``finish``: records the turn in the thread and announces its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage
+from langgraph.runtime import Runtime
+
+from miolumi.events import TurnEndEvent
+from miolumi.graphs.context import TurnContext
+from miolumi.graphs.state import TurnState
+
+
+def overflow(messages: list[AnyMessage], *, window: int, adding: int) -> list[AnyMessage]:
+    """The oldest messages to drop so that ``adding`` more fit in ``window``."""
+    excess = len(messages) + adding - window
+    return messages[:excess] if excess > 0 else []
+
+
+async def finish(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Append the exchange, trim the window, and emit ``turn_end``."""
+    window = runtime.context.resources().settings.history_messages
+    new: list[BaseMessage] = [HumanMessage(state.user_input), AIMessage(state.reply)]
+    dropped = overflow(state.messages, window=window, adding=len(new))
+    removals: list[BaseMessage] = [RemoveMessage(id=m.id) for m in dropped if m.id]
+    turn = state.turn + 1
+    event: TurnEndEvent = {
+        "type": "turn_end",
+        "reply": state.reply,
+        "turn": turn,
+        "model": state.model,
+    }
+    if state.usage:
+        event["usage"] = state.usage
+    runtime.stream_writer(event)
+    return {"messages": removals + new, "turn": turn}

@@ -1,0 +1,63 @@
+"""``generate``: streams the reply from the chat model as token events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from miolumi import events
+from miolumi.events import Usage
+from miolumi.graphs.context import TurnContext
+from miolumi.graphs.state import TurnState
+
+SystemPrompt = Callable[[TurnState, TurnContext], str]
+"""Builds the system prompt of a product (persona identity, Lumi's snapshot, ...)."""
+
+
+class Node(Protocol):
+    """A turn-graph node: ``(state, runtime) -> partial update``."""
+
+    async def __call__(self, state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        """Run the node on ``state``."""
+        ...
+
+
+def prompt_messages(state: TurnState, system: str) -> list[BaseMessage]:
+    """The messages sent to the model: system prompt, recent history, the user's message."""
+    return [SystemMessage(system), *state.messages, HumanMessage(state.user_input)]
+
+
+def make_generate(system_prompt: SystemPrompt) -> Node:
+    """Build the ``generate`` node of a product from its system-prompt function."""
+
+    async def generate(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        """Stream the reply, emitting a token event per chunk."""
+        model = runtime.context.resources().models.resolve(runtime.context.model)
+        messages = prompt_messages(state, system_prompt(state, runtime.context))
+        parts: list[str] = []
+        usage: Usage | None = None
+        try:
+            async for chunk in model.chat.astream(messages):
+                text = chunk.text
+                if text:
+                    parts.append(text)
+                    runtime.stream_writer(events.token(text))
+                meta = chunk.usage_metadata
+                if meta:
+                    usage = {
+                        "input_tokens": (usage["input_tokens"] if usage else 0)
+                        + meta["input_tokens"],
+                        "output_tokens": (usage["output_tokens"] if usage else 0)
+                        + meta["output_tokens"],
+                    }
+        except Exception as exc:
+            domain = model.explain(exc)
+            if domain is None:
+                raise
+            raise domain from exc
+        return {"reply": "".join(parts), "model": model.spec, "usage": usage}
+
+    return generate

@@ -1,0 +1,111 @@
+"""Conversation records: which user owns a thread, with whom, and how far it went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from miolumi.db.schema_core import Conversation, User, utcnow
+from miolumi.errors import ThreadOwnershipError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationInfo:
+    """A conversation as callers see it."""
+
+    thread_id: str
+    user_id: str
+    product: str
+    agent_id: str | None
+    turns: int
+    updated_at: datetime
+
+
+def _info(row: Conversation) -> ConversationInfo:
+    return ConversationInfo(
+        thread_id=row.thread_id,
+        user_id=row.user_id,
+        product=row.product,
+        agent_id=row.agent_id,
+        turns=row.turns,
+        updated_at=row.updated_at,
+    )
+
+
+def get(engine: Engine, thread_id: str) -> ConversationInfo | None:
+    """Return the conversation of ``thread_id``, if any."""
+    with Session(engine) as session:
+        row = session.get(Conversation, thread_id)
+        return _info(row) if row else None
+
+
+def latest(engine: Engine, *, user_id: str, product: str, agent_id: str | None) -> str | None:
+    """The thread id of the user's most recent conversation with that companion."""
+    query = (
+        select(Conversation.thread_id)
+        .where(Conversation.user_id == user_id, Conversation.product == product)
+        .where(
+            Conversation.agent_id.is_(None)
+            if agent_id is None
+            else Conversation.agent_id == agent_id
+        )
+        .order_by(Conversation.updated_at.desc())
+        .limit(1)
+    )
+    with Session(engine) as session:
+        return session.scalars(query).first()
+
+
+def check_owner(
+    engine: Engine, *, thread_id: str, user_id: str, product: str, agent_id: str | None
+) -> None:
+    """Refuse a thread that belongs to another user or another companion."""
+    info = get(engine, thread_id)
+    if info is None:
+        return
+    if info.user_id != user_id:
+        raise ThreadOwnershipError(
+            f"Thread {thread_id!r} belongs to another user: choose another --thread."
+        )
+    if (info.product, info.agent_id) != (product, agent_id):
+        other = info.agent_id or info.product
+        raise ThreadOwnershipError(
+            f"Thread {thread_id!r} is a conversation with {other}: continue it with that "
+            "companion, or choose another --thread."
+        )
+
+
+def record_turn(
+    engine: Engine,
+    *,
+    thread_id: str,
+    user_id: str,
+    product: str,
+    agent_id: str | None,
+    turns: int,
+) -> None:
+    """Create or update the conversation after a completed turn (one transaction)."""
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        if session.get(User, user_id) is None:
+            session.add(User(id=user_id, created_at=now))
+            session.flush()
+        row = session.get(Conversation, thread_id)
+        if row is None:
+            session.add(
+                Conversation(
+                    thread_id=thread_id,
+                    user_id=user_id,
+                    product=product,
+                    agent_id=agent_id,
+                    turns=turns,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.turns = turns
+            row.updated_at = now

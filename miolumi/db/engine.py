@@ -1,0 +1,75 @@
+"""The engine factory: SQLite by default, PostgreSQL by URL; migrations applied on first use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from miolumi.errors import ConfigError, StorageError
+
+MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+_lock = threading.Lock()
+_migrated: set[str] = set()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"MIOLUMI_DATABASE_URL is not a database URL ({url!r}): "
+            "use e.g. postgresql+psycopg://user:pass@host/db"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest revision (once per URL per process)."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _lock:
+        if key in _migrated:
+            return
+        cfg = Config()
+        cfg.set_main_option("script_location", MIGRATIONS)
+        try:
+            with engine.begin() as connection:
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise StorageError(
+                f"Cannot open the database {engine.url.render_as_string()}: {exc.orig}. "
+                "Check MIOLUMI_DATABASE_URL, the server, and file permissions."
+            ) from exc
+        _migrated.add(key)
+
+
+def open_database(url: str) -> Engine:
+    """Create the engine for ``url`` and migrate it."""
+    engine = create_db_engine(url)
+    migrate(engine)
+    return engine

@@ -1,0 +1,29 @@
+"""Alembic environment: runs on the connection miolumi hands over, or on the configured URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from miolumi.db import schema_core
+
+target_metadata = schema_core.Base.metadata
+
+
+def run() -> None:
+    """Run migrations online (the only mode miolumi uses)."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url or "sqlite://")
+    with engine.begin() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()

@@ -1,0 +1,83 @@
+"""Domain errors, each with a message that names the fix.
+
+Only the CLI and the server turn these into exit codes or error frames; the
+library raises them and lets them travel.
+"""
+
+from __future__ import annotations
+
+
+class MiolumiError(Exception):
+    """Base of every error miolumi raises on purpose.
+
+    ``str(error)`` is one line meant for the user: what went wrong and how to fix it.
+    """
+
+
+class ConfigError(MiolumiError):
+    """The configuration (environment, TOML file) is invalid."""
+
+
+class PluginError(MiolumiError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class ModelError(MiolumiError):
+    """Base of errors about the chat model."""
+
+
+class ModelNotConfiguredError(ModelError):
+    """No provider can serve the requested model."""
+
+
+class ModelUnavailableError(ModelError):
+    """The model endpoint cannot be reached."""
+
+
+class ModelAuthError(ModelError):
+    """The model endpoint rejected the credentials."""
+
+
+class ModelRequestError(ModelError):
+    """The model endpoint refused the request (bad model name, bad parameters)."""
+
+
+class InputError(MiolumiError):
+    """A user message cannot be used as it is."""
+
+
+class EmptyMessageError(InputError):
+    """The message is empty or only white space."""
+
+    def __init__(self) -> None:
+        super().__init__("The message is empty: type something to say, or /help for commands.")
+
+
+class MessageTooLongError(InputError):
+    """The message exceeds the configured size limit."""
+
+    def __init__(self, *, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(
+            f"The message is {length:,} characters long; the limit is {limit:,}. "
+            "Send a shorter message, or raise MIOLUMI_MAX_MESSAGE_CHARS."
+        )
+
+
+class UnknownPersonaError(MiolumiError):
+    """No persona has the requested id."""
+
+    def __init__(self, persona: str, known: list[str]) -> None:
+        self.persona = persona
+        self.known = known
+        choices = ", ".join(sorted(known)) or "none"
+        super().__init__(f"Unknown persona {persona!r}: choose one of {choices}.")
+
+
+class StorageError(MiolumiError):
+    """A database or store cannot be opened or written."""
+
+
+class ThreadOwnershipError(MiolumiError):
+    """A thread id is used by someone it does not belong to."""

@@ -1,0 +1,1 @@
+"""Lumi: one faceless companion, an orb of light whose personality grows from you."""

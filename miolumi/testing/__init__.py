@@ -1,0 +1,28 @@
+"""Test helpers for miolumi and its plugins: fake models and a fake OpenAI endpoint.
+
+- :class:`FakeOpenAIServer`: a real HTTP server on 127.0.0.1 speaking enough of the OpenAI
+  API (``/v1/chat/completions``, streaming or not, and ``/v1/models``) for the ``openai``
+  client and ``langchain_openai.ChatOpenAI``, with scripted replies.
+- :func:`free_port`: a local port where nothing listens, for "unreachable" endpoints.
+- :class:`ScriptedChatModel`, :class:`FailingChatModel`: LangChain chat models with
+  scripted replies (and scripted failures), for graph tests and benchmarks.
+"""
+
+from miolumi.testing._words import split_words
+from miolumi.testing.models import FailingChatModel, ScriptedChatModel
+from miolumi.testing.server import (
+    TOKENS_PER_MESSAGE,
+    FakeOpenAIServer,
+    RecordedRequest,
+    free_port,
+)
+
+__all__ = [
+    "TOKENS_PER_MESSAGE",
+    "FailingChatModel",
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "ScriptedChatModel",
+    "free_port",
+    "split_words",
+]

@@ -1,0 +1,1 @@
+"""Built-in plugins shipped inside the wheel as ``miolumi.builtin_plugins``."""

@@ -1,0 +1,83 @@
+"""Shared fixtures: an isolated data directory and a scripted model registered as a plugin."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from miolumi import config as config_module
+from miolumi.config import Settings, load_settings
+from miolumi.core.models.registry import ModelProvider, ModelRequest
+from miolumi.hookspecs import hookimpl
+from miolumi.plugins import load_plugins
+from miolumi.services import Services
+from miolumi.testing import ScriptedChatModel
+
+_ENV_PREFIXES = ("MIOLUMI_", "OPENAI_")
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets a fresh MIOLUMI_HOME and no model configuration from the machine."""
+    for key in list(os.environ):
+        if key.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(key)
+    data = tmp_path / "home"
+    monkeypatch.setenv("MIOLUMI_HOME", str(data))
+    config_module.get_settings.cache_clear()
+    return data
+
+
+class ScriptedPlugin:
+    """A plugin registering the ``scripted`` provider around one ScriptedChatModel."""
+
+    def __init__(self, model: ScriptedChatModel) -> None:
+        self.model = model
+
+    @hookimpl
+    def register_model_providers(self, register: Callable[[ModelProvider], None]) -> None:
+        def create(request: ModelRequest) -> ScriptedChatModel:
+            return self.model
+
+        register(
+            ModelProvider(
+                name="scripted",
+                description="scripted replies for tests",
+                create=create,
+                is_configured=lambda settings: True,
+                local=True,
+            )
+        )
+
+
+ServicesFactory = Callable[..., Services]
+
+
+@pytest.fixture
+def make_services() -> Iterator[ServicesFactory]:
+    """Build services whose default model is a ScriptedChatModel with the given replies."""
+    created: list[Services] = []
+
+    def factory(
+        replies: list[str] | None = None,
+        *,
+        model: ScriptedChatModel | None = None,
+        settings: Settings | None = None,
+        **overrides: object,
+    ) -> Services:
+        chat = model or ScriptedChatModel(replies=replies or ["Hello there."])
+        settings = settings or load_settings(**overrides)
+        plugins = load_plugins(settings, entrypoints=False)
+        plugins.manager.register(ScriptedPlugin(chat), name="scripted")
+        services = Services.create(settings=settings, plugins=plugins)
+        created.append(services)
+        return services
+
+    yield factory
+    for services in created:
+        plugin = services.plugins.manager.get_plugin("scripted")
+        if plugin is not None:
+            services.plugins.manager.unregister(plugin)

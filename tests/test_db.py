@@ -1,0 +1,57 @@
+"""Relational store: migrations on first use, conversation records, bad URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from miolumi.db import conversations
+from miolumi.db.engine import open_database
+from miolumi.errors import ConfigError, StorageError, ThreadOwnershipError
+
+
+def test_migrations_create_the_core_tables(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    tables = set(inspect(engine).get_table_names())
+    assert {"users", "conversations", "alembic_version"} <= tables
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_core"
+    # Opening again is a no-op, not an error.
+    open_database(f"sqlite:///{tmp_path / 'a.db'}")
+
+
+def test_record_and_find_conversations(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    conversations.record_turn(
+        engine, thread_id="t1", user_id="u1", product="mio", agent_id="mio", turns=1
+    )
+    conversations.record_turn(
+        engine, thread_id="t2", user_id="u1", product="mio", agent_id="mio", turns=1
+    )
+    conversations.record_turn(
+        engine, thread_id="t1", user_id="u1", product="mio", agent_id="mio", turns=2
+    )
+    info = conversations.get(engine, "t1")
+    assert info is not None and info.turns == 2
+    assert conversations.latest(engine, user_id="u1", product="mio", agent_id="mio") == "t1"
+    assert conversations.latest(engine, user_id="u1", product="lumi", agent_id=None) is None
+    assert conversations.latest(engine, user_id="u2", product="mio", agent_id="mio") is None
+    with pytest.raises(ThreadOwnershipError):
+        conversations.check_owner(
+            engine, thread_id="t1", user_id="u2", product="mio", agent_id="mio"
+        )
+
+
+def test_bad_database_url_names_the_fix() -> None:
+    with pytest.raises(ConfigError, match="MIOLUMI_DATABASE_URL"):
+        open_database("not a url")
+
+
+def test_unwritable_database_names_the_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    (folder / "x.db").mkdir()  # a directory where the file should be
+    with pytest.raises(StorageError, match="Cannot open the database"):
+        open_database(f"sqlite:///{folder / 'x.db'}")

