@@ -49,7 +49,11 @@ def create_db_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest revision (once per URL per process)."""
+    """Bring the schema to the latest revision of every branch (once per URL per process).
+
+    Each schema module (core, cost, mio, lumi, ...) has its own Alembic branch starting
+    from ``0001_core``, so capabilities add tables without ordering against each other.
+    """
     key = engine.url.render_as_string(hide_password=False)
     with _lock:
         if key in _migrated:
@@ -59,7 +63,7 @@ def migrate(engine: Engine) -> None:
         try:
             with engine.begin() as connection:
                 cfg.attributes["connection"] = connection
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
         except OperationalError as exc:
             raise StorageError(
                 f"Cannot open the database {engine.url.render_as_string()}: {exc.orig}. "
