@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -15,8 +15,9 @@ from rich.console import Console
 from miolumi.cli.errors import EXIT_FAILED, EXIT_USAGE, cli_errors, report
 from miolumi.config import load_settings
 from miolumi.errors import MiolumiError
-from miolumi.services import Services
-from miolumi.session import ChatSession, Product
+
+if TYPE_CHECKING:  # the graph stack is imported when a chat starts, not for --help
+    from miolumi.session import ChatSession, Product
 
 HELP = """Commands:
   /help    show this help
@@ -70,6 +71,9 @@ def chat(
     """Chat with a companion. Reads one message per line when stdin is not a terminal."""
     if persona and lumi:
         raise typer.BadParameter("choose --persona or --lumi, not both.")
+    from miolumi.services import Services
+    from miolumi.session import ChatSession
+
     product: Product = "lumi" if lumi else "mio"
     with cli_errors():
         services = Services.create(settings=load_settings())
