@@ -86,16 +86,15 @@ def test_ctrl_c_mid_stream_keeps_the_repl_and_records_nothing() -> None:
 
 
 def test_unknown_command_and_empty_line_keep_the_session() -> None:
-    with FakeOpenAIServer(replies=["hello!"]) as server:
-        with terminal(server, "-u", "u2") as term:
-            term.read_until("you>")
-            term.type("/dance\n")
-            term.read_until("Unknown command /dance")
-            term.type("\n")
-            term.read_until("The message is empty")
-            term.type("hi\n")
-            term.read_until("hello!")
-            term.type("/help\n")
-            term.read_until("/new")
-            term.type("\x04")  # Ctrl-D leaves
-            assert term.close() == 0
+    with FakeOpenAIServer(replies=["hello!"]) as server, terminal(server, "-u", "u2") as term:
+        term.read_until("you>")
+        term.type("/dance\n")
+        term.read_until("Unknown command /dance")
+        term.type("\n")
+        term.read_until("The message is empty")
+        term.type("hi\n")
+        term.read_until("hello!")
+        term.type("/help\n")
+        term.read_until("/new")
+        term.type("\x04")  # Ctrl-D leaves
+        assert term.close() == 0
