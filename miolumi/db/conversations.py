@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from miolumi.db.schema_core import Conversation, User, utcnow
 from miolumi.errors import ThreadOwnershipError
+
+#: Dialect-specific INSERT constructs with ON CONFLICT support.
+_INSERTS: dict[str, Callable[[Any], SqliteInsert | PgInsert]] = {
+    "sqlite": sqlite_insert,
+    "postgresql": pg_insert,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,25 +99,28 @@ def record_turn(
     agent_id: str | None,
     turns: int,
 ) -> None:
-    """Create or update the conversation after a completed turn (one transaction)."""
+    """Create or update the conversation after a completed turn (one transaction).
+
+    Written as upserts, so two sessions of a new user finishing at once cannot collide.
+    """
     now = utcnow()
+    insert = _INSERTS[engine.dialect.name]
     with Session(engine) as session, session.begin():
-        if session.get(User, user_id) is None:
-            session.add(User(id=user_id, created_at=now))
-            session.flush()
-        row = session.get(Conversation, thread_id)
-        if row is None:
-            session.add(
-                Conversation(
-                    thread_id=thread_id,
-                    user_id=user_id,
-                    product=product,
-                    agent_id=agent_id,
-                    turns=turns,
-                    created_at=now,
-                    updated_at=now,
-                )
+        session.execute(insert(User).values(id=user_id, created_at=now).on_conflict_do_nothing())
+        row = {
+            "thread_id": thread_id,
+            "user_id": user_id,
+            "product": product,
+            "agent_id": agent_id,
+            "turns": turns,
+            "created_at": now,
+            "updated_at": now,
+        }
+        session.execute(
+            insert(Conversation)
+            .values(**row)
+            .on_conflict_do_update(
+                index_elements=[Conversation.thread_id],
+                set_={"turns": turns, "updated_at": now},
             )
-        else:
-            row.turns = turns
-            row.updated_at = now
+        )
