@@ -21,10 +21,13 @@ from langchain_core.messages import (
     SystemMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from sqlalchemy import Engine
+from sqlalchemy import event as sa_event
 
 from miolumi import config as config_module
 from miolumi.config import load_settings
@@ -39,9 +42,10 @@ from miolumi.testing import ScriptedChatModel
 _ENV_PREFIXES = ("MIOLUMI_", "OPENAI_")
 
 _VOCABULARY = (
-    "the quiet evening light settles over the harbour while we talk about small "
-    "things and larger plans for tomorrow morning"
-).split()
+    *("the", "quiet", "evening", "light", "settles", "over", "the", "harbour", "while"),
+    *("we", "talk", "about", "small", "things", "and", "larger", "plans", "for"),
+    *("tomorrow", "morning"),
+)
 
 
 def reply_of(words: int, seed: int = 0) -> str:
@@ -100,6 +104,28 @@ def scripted_services(model: ScriptedChatModel, **overrides: Any) -> Services:
     plugins = load_plugins(settings, entrypoints=False)
     plugins.manager.register(ScriptedPlugin(model), name="scripted")
     return Services.create(settings=settings, plugins=plugins)
+
+
+@contextmanager
+def engines_synchronous(mode: str) -> Iterator[None]:
+    """``PRAGMA synchronous`` on every SQLAlchemy connection opened meanwhile (a tuning)."""
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA synchronous={mode}")
+
+    sa_event.listen(Engine, "connect", on_connect)
+    try:
+        yield
+    finally:
+        sa_event.remove(Engine, "connect", on_connect)
+
+
+async def savers_synchronous(mode: str, savers: list[BaseCheckpointSaver[str]]) -> None:
+    """``PRAGMA synchronous`` on the connection of every SQLite checkpointer."""
+    for saver in savers:
+        if isinstance(saver, AsyncSqliteSaver):
+            async with saver.lock:
+                await saver.conn.execute(f"PRAGMA synchronous={mode}")
 
 
 def mio_system_prompt(services: Services) -> str:

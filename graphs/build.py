@@ -2,27 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import pairwise
+
 from langgraph.graph import END, START, StateGraph
 
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.budget import (
+    BudgetMessage,
+    after_budget,
+    default_budget_message,
+    make_budget,
+)
+from miolumi.graphs.nodes.emotion import emotion
 from miolumi.graphs.nodes.finish import finish
-from miolumi.graphs.nodes.generate import SystemPrompt, make_generate
+from miolumi.graphs.nodes.generate import Node, SystemPrompt, make_generate
 from miolumi.graphs.nodes.receive import receive
 from miolumi.graphs.state import TurnInput, TurnOutput, TurnState
 
 
 def turn_builder(
     system_prompt: SystemPrompt,
+    *,
+    before_generate: Sequence[tuple[str, Node]] = (),
+    after_generate: Sequence[tuple[str, Node]] = (),
+    budget_message: BudgetMessage = default_budget_message,
+    after_turn: Sequence[tuple[str, Node]] = (),
 ) -> StateGraph[TurnState, TurnContext, TurnInput, TurnOutput]:
-    """Wire ``receive -> generate -> finish`` for a product's system prompt."""
+    """Wire ``receive -> generate -> finish`` for a product's system prompt.
+
+    A product adds its own nodes, in order, right before or right after ``generate``
+    (Mio: plan the relationship stage before, store it after). The ``budget`` check runs
+    right before ``generate`` and sends a stopped turn (with ``budget_message``) to ``finish``.
+    ``emotion`` reads the user's message right after ``receive`` (emotion and orb events);
+    ``after_turn`` nodes run once ``turn_end`` is out (Lumi: its seed and snapshots).
+    """
     builder = StateGraph(
         TurnState, context_schema=TurnContext, input_schema=TurnInput, output_schema=TurnOutput
     )
     builder.add_node("receive", receive)
+    builder.add_node("emotion", emotion)
+    builder.add_node("budget", make_budget(system_prompt, budget_message))
     builder.add_node("generate", make_generate(system_prompt))
     builder.add_node("finish", finish)
     builder.add_edge(START, "receive")
-    builder.add_edge("receive", "generate")
-    builder.add_edge("generate", "finish")
-    builder.add_edge("finish", END)
+    for name, node in (*before_generate, *after_generate):
+        builder.add_node(name, node)
+    chain = ["receive", "emotion", *(n for n, _ in before_generate), "budget"]
+    chain += ["generate", *(n for n, _ in after_generate), "finish"]
+    for source, target in pairwise(chain):
+        if source != "budget":
+            builder.add_edge(source, target)
+    builder.add_conditional_edges("budget", after_budget, ["generate", "finish"])
+    tail = ["finish", *(n for n, _ in after_turn), END]
+    for name, node in after_turn:
+        builder.add_node(name, node)
+    for source, target in pairwise(tail):
+        builder.add_edge(source, target)
     return builder

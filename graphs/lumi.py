@@ -1,17 +1,32 @@
-"""Lumi's turn graph: one companion, one continuous stream per user."""
+"""Lumi's turn graph: one companion, one continuous stream per user.
+
+``receive -> emotion -> budget -> generate -> finish -> grow``: the prompt is built from
+the user's current personality snapshot and the turn's emotions; ``grow`` plants the
+personality seed after the first exchanges and takes snapshots afterwards.
+"""
 
 from __future__ import annotations
 
+from miolumi.core.emotion import EmotionState
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.growth import grow
 from miolumi.graphs.state import TurnState
+from miolumi.lumi import store
 from miolumi.lumi.prompts import lumi_system_prompt
 
 
 def system_prompt(state: TurnState, context: TurnContext) -> str:
     """Lumi's prompt (neutral and warm until a personality seed exists)."""
-    return lumi_system_prompt()
+    engine = store.lumi_database(context.resources().settings.relational_url)
+    snapshot = store.current(engine, context.user_id)
+    return lumi_system_prompt(
+        snapshot.personality if snapshot else None,
+        mood=EmotionState.from_dict(state.companion_emotion) if state.companion_emotion else None,
+        user_emotion=EmotionState.from_dict(state.user_emotion) if state.user_emotion else None,
+        memories=(),
+    )
 
 
-builder = turn_builder(system_prompt)
+builder = turn_builder(system_prompt, after_turn=[("grow", grow)])
 graph = builder.compile(name="lumi")

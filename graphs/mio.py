@@ -1,19 +1,43 @@
-"""Mio's turn graph: a persona (``context.agent_id``) talks with the user."""
+"""Mio's turn graph: a persona (``context.agent_id``) talks with the user.
+
+``receive -> plan_relationship -> generate -> relationship -> finish``: the persona is
+played at the turn's relationship stage, and the stage is stored once the reply exists.
+"""
 
 from __future__ import annotations
 
+from miolumi.core.relationship import AgeStatus
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.relationship import (
+    emotion_signal,
+    plan_relationship,
+    relationship,
+    speaking_persona,
+)
 from miolumi.graphs.state import TurnState
 from miolumi.mio.prompts import persona_system_prompt
-from miolumi.mio.registry import DEFAULT_PERSONA
 
 
 def system_prompt(state: TurnState, context: TurnContext) -> str:
-    """The persona's prompt; without ``agent_id`` the default persona speaks."""
-    persona = context.resources().personas.get(context.agent_id or DEFAULT_PERSONA)
-    return persona_system_prompt(persona)
+    """The persona's prompt at this turn's stage; without ``agent_id`` the default persona."""
+    persona = speaking_persona(context)
+    planned = state.relationship
+    return persona_system_prompt(
+        persona,
+        user_id=context.user_id,
+        stage=planned["stage"] if planned else None,
+        romance_allowed=planned["romance_allowed"] if planned else False,
+        age=AgeStatus(planned["age"]) if planned else AgeStatus.UNKNOWN,
+        emotion=emotion_signal(state),
+        memories=(),
+        plugins=context.resources().plugins,
+    )
 
 
-builder = turn_builder(system_prompt)
+builder = turn_builder(
+    system_prompt,
+    before_generate=[("plan_relationship", plan_relationship)],
+    after_generate=[("relationship", relationship)],
+)
 graph = builder.compile(name="mio")

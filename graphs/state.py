@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-from miolumi.events import Usage
+from miolumi.events import RelationshipEvent, Usage
 
 
 class TurnInput(TypedDict):
@@ -43,3 +43,18 @@ class TurnState:
     """Token usage of the current turn's generation, when the model reports it."""
     turn: int = 0
     """Number of completed turns in the thread."""
+    relationship: RelationshipEvent | None = None
+    """Mio: the relationship stage this turn is played at, planned before the reply and
+    cleared once stored after it."""
+    budget_action: str = "ok"
+    """What the budget check decided for this turn: ``ok``, ``warn``, ``degrade`` (a
+    cheaper model; later steps may also save on extras such as speech) or ``stop``."""
+    model_override: str | None = None
+    """``provider:name`` the budget check chose for this turn (degrade); None keeps the
+    context's model."""
+    user_emotion: dict[str, Any] | None = None
+    """The emotion of the user's latest message (``EmotionState.to_dict``), smoothed by the
+    one before; kept across turns so one word does not flip it."""
+    companion_emotion: dict[str, Any] | None = None
+    """The companion's mood (``EmotionState.to_dict``): its response before the reply, what
+    its reply expressed after; kept across turns and shown by the orb."""

@@ -12,12 +12,20 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +36,10 @@ from pydantic_settings import (
 from miolumi.errors import ConfigError
 
 ENV_PREFIX = "MIOLUMI_"
+#: Kinds of metered calls, the first part of a key of the ``prices`` table.
+COST_KINDS = frozenset({"llm", "embedding", "tts", "stt", "vision"})
+#: Units a price in the ``prices`` table can be given for (USD per unit).
+PRICE_UNITS = frozenset({"input_tokens", "output_tokens", "characters", "audio_seconds", "images"})
 #: Environment variables with the prefix that are not settings fields.
 _NON_FIELD_ENV = {"MIOLUMI_CONFIG"}
 
@@ -98,11 +110,94 @@ class Settings(BaseSettings):
         description="Comma-separated plugin names to load from entry points ('' loads none).",
     )
     trace_plugins: bool = Field(default=False, description="Log every hook call to stderr.")
+    prices: dict[str, dict[str, Decimal]] = Field(
+        default_factory=dict,
+        description="USD per unit overriding the built-in price table, keyed "
+        "'kind:provider:model' (model may be '*'), e.g. "
+        "{'tts:openai:tts-1': {'characters': '0.000015'}}.",
+    )
+    budget_user_daily_usd: Decimal | None = Field(
+        default=None, ge=0, description="Most one user may spend per UTC day (unset: no cap)."
+    )
+    budget_user_monthly_usd: Decimal | None = Field(
+        default=None, ge=0, description="Most one user may spend per UTC month (unset: no cap)."
+    )
+    budget_global_daily_usd: Decimal | None = Field(
+        default=None, ge=0, description="Most all users together may spend per UTC day."
+    )
+    budget_global_monthly_usd: Decimal | None = Field(
+        default=None, ge=0, description="Most all users together may spend per UTC month."
+    )
+    budget_warn_at: float = Field(
+        default=0.8, gt=0, le=1, description="Share of a cap from which turns emit a warning."
+    )
+    budget_degrade_at: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of a cap from which turns use budget_degrade_model (unset: never).",
+    )
+    budget_on_cap: Literal["stop", "degrade", "warn"] = Field(
+        default="stop",
+        description="At a cap: 'stop' refuses paid calls (the companion says so kindly), "
+        "'degrade' switches to budget_degrade_model (still refused if that would cross the "
+        "cap), 'warn' lets calls go on and only warns.",
+    )
+    budget_degrade_model: str | None = Field(
+        default=None, description="Cheaper model ('provider:name') used when degrading."
+    )
+    emotion_mode: Literal["local", "llm"] = Field(
+        default="local",
+        description="How the user's emotion is read: 'local' (offline classifier) or 'llm' "
+        "(the chat model; slower and paid).",
+    )
+    lumi_seed_exchanges: int = Field(
+        default=3, ge=1, le=100, description="Exchanges after which Lumi extracts its seed."
+    )
+    lumi_snapshot_every: int = Field(
+        default=10, ge=1, description="Lumi re-derives its personality every this many turns."
+    )
+    lumi_max_drift: float = Field(
+        default=0.15, gt=0, le=1, description="Most a Lumi trait may move per snapshot (0..1)."
+    )
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("prices")
+    @classmethod
+    def _check_prices(cls, value: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        for key, units in value.items():
+            parts = key.split(":")
+            if len(parts) != 3 or parts[0] not in COST_KINDS or not all(parts):
+                kinds = ", ".join(sorted(COST_KINDS))
+                raise ValueError(
+                    f"price key {key!r} must be 'kind:provider:model' with kind one of {kinds}"
+                )
+            for unit, price in units.items():
+                if unit not in PRICE_UNITS:
+                    raise ValueError(
+                        f"unknown unit {unit!r} for {key!r}: use {', '.join(sorted(PRICE_UNITS))}"
+                    )
+                if price < 0:
+                    raise ValueError(f"the price of {unit!r} for {key!r} is negative")
+        return value
+
+    @field_validator("budget_degrade_model")
+    @classmethod
+    def _degrade_needs_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        wants = info.data.get("budget_on_cap") == "degrade" or (
+            info.data.get("budget_degrade_at") is not None
+        )
+        if wants and not value:
+            raise ValueError(
+                "degrading needs a cheaper model: set MIOLUMI_BUDGET_DEGRADE_MODEL "
+                "(e.g. local:smollm2), or unset MIOLUMI_BUDGET_DEGRADE_AT and choose another "
+                "MIOLUMI_BUDGET_ON_CAP"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -81,3 +81,45 @@ class StorageError(MiolumiError):
 
 class ThreadOwnershipError(MiolumiError):
     """A thread id is used by someone it does not belong to."""
+
+
+class AgeConfirmationError(MiolumiError):
+    """An adult confirmation cannot be recorded (the user said they are a minor)."""
+
+
+class CardError(MiolumiError):
+    """A character card (JSON or PNG) cannot be read or converted."""
+
+
+class PersonaExistsError(MiolumiError):
+    """An imported persona would take an id that is already in use."""
+
+
+class BudgetExceededError(MiolumiError):
+    """A paid call was refused because it would cross a spending cap."""
+
+    def __init__(self, *, cap: str, spent: str, limit: str, setting: str) -> None:
+        self.cap = cap
+        self.spent = spent
+        self.limit = limit
+        self.setting = setting
+        super().__init__(
+            f"The {cap} budget is spent (${spent} of ${limit} used or in flight): "
+            f"wait for the next period (UTC), or raise {setting}."
+        )
+
+
+class LedgerError(StorageError):
+    """The usage ledger cannot record calls; paid calls are refused until it can."""
+
+
+class EmotionModelError(MiolumiError):
+    """The emotion classifier's shipped weights are missing or unreadable."""
+
+
+class SeedExtractionError(MiolumiError):
+    """A personality seed could not be extracted (the model's answer was unusable)."""
+
+
+class SnapshotNotFoundError(MiolumiError):
+    """A requested Lumi personality snapshot or seed does not exist."""

@@ -41,7 +41,95 @@ class ErrorEvent(TypedDict):
     message: str
 
 
-Event = TokenEvent | TurnEndEvent | ErrorEvent
+class RelationshipEvent(TypedDict):
+    """Where the user and the persona stand after this turn (Mio)."""
+
+    type: Literal["relationship"]
+    agent_id: str | None
+    stage: str
+    """Stage id on the persona's ladder."""
+    label: str
+    """The stage's display label."""
+    romantic: bool
+    romance_allowed: bool
+    """Whether the user confirmed they are an adult (and never said they are a minor)."""
+    age: str
+    """What the user said about their age: ``unknown``, ``adult`` or ``minor``."""
+    axes: dict[str, float]
+    """Affection, trust and familiarity, each 0..1."""
+    at: str
+    """ISO time of the user's message."""
+    changed_from: NotRequired[str]
+    """The previous stage, when this turn changed it."""
+    reason: NotRequired[str]
+    """Why it changed: ``progress``, ``regress``, ``cooling`` or ``age``."""
+
+
+class BudgetEvent(TypedDict):
+    """The spending budget shaped this turn: a warning, a cheaper model, or a stop.
+
+    ``warn`` and ``degrade`` are for the operator's eyes (the reply goes on); ``stop``
+    carries the companion's kind words in ``message``, also streamed as the reply.
+    """
+
+    type: Literal["budget"]
+    action: Literal["warn", "degrade", "stop"]
+    cap: str
+    """Which cap: ``user daily``, ``user monthly``, ``global daily`` or ``global monthly``."""
+    spent: str
+    """USD spent (and in flight) on that cap before this turn, as a decimal string."""
+    limit: str
+    """The cap in USD, as a decimal string."""
+    model: NotRequired[str]
+    """``degrade``: the cheaper model this turn uses."""
+    message: NotRequired[str]
+    """``stop``: what the companion says instead of replying."""
+
+
+Phase = Literal["before", "during", "after"]
+"""When in the turn: before generation, while the reply streams, or once it is complete."""
+
+
+class EmotionEvent(TypedDict):
+    """An emotion reading (``miolumi.core.emotion.EmotionState`` as data).
+
+    ``subject`` is whose emotion it is: the ``user``'s message, or the ``companion``'s mood
+    (before the reply: its response to the user; during and after: what its reply expresses).
+    """
+
+    type: Literal["emotion"]
+    phase: Phase
+    subject: Literal["user", "companion"]
+    label: str
+    scores: dict[str, float]
+    valence: float
+    arousal: float
+    intensity: float
+    language: str
+
+
+class OrbEvent(TypedDict):
+    """What the orb shows now; renderers ease to it over ``transition_ms``."""
+
+    type: Literal["orb"]
+    phase: Phase
+    name: str
+    colour: str
+    """``#RRGGBB``."""
+    pulse_hz: float
+    brightness: float
+    transition_ms: int
+
+
+Event = (
+    TokenEvent
+    | TurnEndEvent
+    | ErrorEvent
+    | RelationshipEvent
+    | BudgetEvent
+    | EmotionEvent
+    | OrbEvent
+)
 
 
 def token(text: str) -> TokenEvent:

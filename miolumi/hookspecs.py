@@ -18,7 +18,9 @@ import pluggy
 
 if TYPE_CHECKING:
     from miolumi.core.models.registry import ModelProvider
+    from miolumi.core.relationship import StageChange
     from miolumi.mio.persona import Persona
+    from miolumi.mio.prompts import PersonaPrompt
 
 PROJECT = "miolumi"
 
@@ -52,5 +54,41 @@ def register_personas(register: Callable[[Persona], None]) -> None:
     :param register: call it with a :class:`miolumi.mio.persona.Persona` for each
         persona. Ids must be unique across all plugins; a duplicate is reported as
         an error naming both plugins, and the first registration is kept.
+    :returns: nothing; the return value is ignored.
+    """
+
+
+@hookspec
+def shape_persona_prompt(persona: Persona, stage: str, prompt: PersonaPrompt) -> None:
+    """Shape a Mio persona's system prompt before it is sent to the model.
+
+    Called on every Mio turn, once the prompt's sections are assembled (identity,
+    backstory, personality, style, examples, boundaries, stage, emotion, memories) and
+    before they are joined. Every implementation is called, in plugin order.
+
+    :param persona: the :class:`miolumi.mio.persona.Persona` speaking.
+    :param stage: id of the relationship stage this turn is played at (already capped by
+        the age rule).
+    :param prompt: the :class:`miolumi.mio.prompts.PersonaPrompt` being built: edit,
+        add (``prompt.add(name, text)``) or remove its named sections in place.
+    :returns: nothing; the return value is ignored.
+
+    The closing rules (stay in character, never reveal the prompt, the under-18 rule)
+    are appended after every plugin ran and cannot be removed.
+    """
+
+
+@hookspec
+def relationship_stage_changed(user_id: str, agent_id: str | None, change: StageChange) -> None:
+    """React to a relationship moving to another stage.
+
+    Called once per stage change, after the change is stored, during the turn that
+    caused it. A plugin that raises is reported (an ``error`` event naming it) and does
+    not stop the turn or the other plugins.
+
+    :param user_id: the user whose relationship changed.
+    :param agent_id: the persona's id (None for a relationship with no persona).
+    :param change: the :class:`miolumi.core.relationship.StageChange` (``from_stage``,
+        ``to_stage``, ``reason`` one of progress/regress/cooling/age, the axes, ``at``).
     :returns: nothing; the return value is ignored.
     """

@@ -60,6 +60,19 @@ class Plugins:
         """Names of the registered plugins, built-in first."""
         return [name for name, _ in self.manager.list_name_plugin()]
 
+    def implementers(self, hook_name: str) -> list[str]:
+        """Names of the plugins implementing ``hook_name``, in the order pluggy calls them."""
+        caller = getattr(self.manager.hook, hook_name)
+        impls = [i for i in caller.get_hookimpls() if not (i.wrapper or i.hookwrapper)]
+        return [i.plugin_name for i in reversed(impls)]
+
+    def call_one(self, hook_name: str, plugin_name: str, **kwargs: Any) -> list[Any]:
+        """Call ``hook_name`` on one plugin only, so its failure can be reported by name."""
+        others = [p for n, p in self.manager.list_name_plugin() if n != plugin_name]
+        caller = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+        results: list[Any] = caller(**kwargs)
+        return results
+
 
 def load_plugins(settings: Settings | None = None, *, entrypoints: bool = True) -> Plugins:
     """Build a plugin manager with the built-in plugins and, optionally, entry points.

@@ -10,8 +10,11 @@ import threading
 from dataclasses import dataclass
 
 from miolumi.config import Settings, get_settings
+from miolumi.core.cost import CostTracker
+from miolumi.core.emotion import EmotionEngine
 from miolumi.core.models import ModelCatalog
-from miolumi.mio.registry import PersonaRegistry
+from miolumi.core.relationship import RelationshipStore
+from miolumi.mio.registry import USER_PERSONAS_DIR, PersonaRegistry
 from miolumi.plugins import Plugins, get_plugins, load_plugins
 
 
@@ -22,7 +25,12 @@ class Services:
     settings: Settings
     plugins: Plugins
     models: ModelCatalog
+    cost: CostTracker
+    """Prices, budgets and the usage ledger; its handler is on every model the catalog gives."""
     personas: PersonaRegistry
+    relationships: RelationshipStore
+    emotion: EmotionEngine
+    """The one emotion engine every product uses (Mio and Lumi alike)."""
 
     @classmethod
     def create(
@@ -31,11 +39,17 @@ class Services:
         """Build the services; plugins default to a fresh load for the given settings."""
         settings = settings or get_settings()
         plugins = plugins or load_plugins(settings)
+        cost = CostTracker(settings=settings)
         return cls(
             settings=settings,
             plugins=plugins,
-            models=ModelCatalog(plugins=plugins, settings=settings),
-            personas=PersonaRegistry.from_plugins(plugins),
+            models=ModelCatalog(plugins=plugins, settings=settings, callbacks=[cost.handler]),
+            cost=cost,
+            personas=PersonaRegistry.from_plugins(
+                plugins, user_dir=settings.home / USER_PERSONAS_DIR
+            ),
+            relationships=RelationshipStore(url=settings.relational_url),
+            emotion=EmotionEngine(),
         )
 
 

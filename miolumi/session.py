@@ -25,6 +25,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy import Engine
 
+from miolumi.core.cost import run_metadata
 from miolumi.db import conversations
 from miolumi.db.checkpoints import open_checkpointer, prune_thread
 from miolumi.db.engine import open_database
@@ -57,6 +58,8 @@ class ChatSession:
     agent_id: str | None
     thread_id: str
     model: str | None = None
+    completed_turns: int = 0
+    """Turns completed in the current thread (the next turn's number is one more)."""
 
     @classmethod
     @asynccontextmanager
@@ -99,6 +102,7 @@ class ChatSession:
                 product=product,
                 agent_id=agent_id,
             )
+            known = await asyncio.to_thread(conversations.get, engine, thread_id)
             async with open_checkpointer(services.settings.checkpoint_url) as saver:
                 graph = _BUILDERS[product].compile(checkpointer=saver, name=product)
                 yield cls(
@@ -111,6 +115,7 @@ class ChatSession:
                     agent_id=agent_id,
                     thread_id=thread_id,
                     model=model,
+                    completed_turns=known.turns if known else 0,
                 )
         finally:
             engine.dispose()
@@ -127,12 +132,22 @@ class ChatSession:
             services=self.services,
         )
 
+    def _run_config(self) -> RunnableConfig:
+        """The config of a turn: the thread, and metadata attributing its paid calls."""
+        metadata = run_metadata(
+            user_id=self.user_id,
+            product=self.product,
+            agent_id=self.agent_id,
+            turn=self.completed_turns + 1,
+        )
+        return {**self._config, "metadata": metadata}
+
     async def turn(self, text: str) -> AsyncIterator[Event]:
         """Run one turn, yielding its events; raises a `MiolumiError` naming the fix on failure."""
         turns = 0
         async for item in self.graph.astream(
             {"user_input": text},
-            config=self._config,
+            config=self._run_config(),
             context=self._context(),
             stream_mode="custom",
             durability="exit",
@@ -151,6 +166,7 @@ class ChatSession:
             agent_id=self.agent_id,
             turns=turns,
         )
+        self.completed_turns = turns
 
     async def history(self) -> list[AnyMessage]:
         """The thread's recent messages, oldest first."""
@@ -161,4 +177,5 @@ class ChatSession:
     def new_thread(self) -> str:
         """Switch to a fresh thread and return its id."""
         self.thread_id = new_thread_id()
+        self.completed_turns = 0
         return self.thread_id

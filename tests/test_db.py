@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from miolumi.db import conversations
-from miolumi.db.engine import open_database
+from miolumi.db.engine import MIGRATIONS, open_database
 from miolumi.errors import ConfigError, StorageError, ThreadOwnershipError
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    return cfg
 
 
 def test_migrations_create_the_core_tables(tmp_path: Path) -> None:
@@ -17,7 +25,12 @@ def test_migrations_create_the_core_tables(tmp_path: Path) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"users", "conversations", "alembic_version"} <= tables
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_core"
+        applied = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    # Every capability's branch starts from 0001_core; each branch's head is applied.
+    script = ScriptDirectory.from_config(_alembic_config())
+    assert applied == set(script.get_heads())
+    for head in applied:
+        assert "0001_core" in {r.revision for r in script.iterate_revisions(head, "base")}
     # Opening again is a no-op, not an error.
     open_database(f"sqlite:///{tmp_path / 'a.db'}")
 
@@ -55,3 +68,21 @@ def test_unwritable_database_names_the_fix(tmp_path: Path) -> None:
     (folder / "x.db").mkdir()  # a directory where the file should be
     with pytest.raises(StorageError, match="Cannot open the database"):
         open_database(f"sqlite:///{folder / 'x.db'}")
+
+
+def test_concurrent_first_turns_of_a_new_user_do_not_collide(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+
+    def first_turn(i: int) -> None:
+        conversations.record_turn(
+            engine, thread_id=f"t{i}", user_id="new", product="lumi", agent_id=None, turns=1
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(first_turn, range(16)))
+    assert conversations.latest(engine, user_id="new", product="lumi", agent_id=None) is not None
+    for i in range(16):
+        info = conversations.get(engine, f"t{i}")
+        assert info is not None and info.user_id == "new" and info.turns == 1

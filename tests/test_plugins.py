@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,16 @@ import pytest
 from miolumi import hookspecs
 from miolumi.config import load_settings
 from miolumi.core.models.registry import ModelCatalog, ModelProvider, ModelRequest
+from miolumi.core.relationship import AgeStatus, Axes, StageChange, Step
 from miolumi.errors import ModelNotConfiguredError, PluginError
 from miolumi.hookspecs import hookimpl
 from miolumi.mio.persona import Persona, Style, load_persona_file
+from miolumi.mio.prompts import CLOSING_RULES, MINOR_RULE, PersonaPrompt, persona_system_prompt
 from miolumi.mio.registry import PersonaRegistry
 from miolumi.plugins import DEFAULT_PLUGINS, load_plugins
+from miolumi.session import ChatSession
 from miolumi.testing import ScriptedChatModel
+from tests.conftest import ServicesFactory
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -151,9 +156,11 @@ def test_hook_register_personas() -> None:
     # Built-in presets register last (trylast), so a plugin's persona wins a clash,
     # and the clash is reported.
     assert registry.get("mio").display_name == "Impostor"
-    assert registry.problems == [
-        "Two personas have the id 'mio': the first one registered is kept."
-    ]
+    assert len(registry.problems) == 1
+    # The clash names both plugins.
+    assert registry.problems[0].startswith("Two personas have the id 'mio' (")
+    assert "miolumi.builtin_plugins.presets" in registry.problems[0]
+    assert registry.sources["zed"] == registry.problems[0].split("(")[1].split(" and")[0]
 
 
 def test_persona_file_errors_name_file_and_key(tmp_path: Path) -> None:
@@ -165,3 +172,89 @@ def test_persona_file_errors_name_file_and_key(tmp_path: Path) -> None:
     missing.write_text('id = "x"\n[style]\ndescription = "d"\n')
     with pytest.raises(PluginError, match=r"missing\.toml: key 'display_name'"):
         load_persona_file(missing)
+
+
+class PromptPlugin:
+    @hookimpl
+    def shape_persona_prompt(self, persona: Persona, stage: str, prompt: PersonaPrompt) -> None:
+        prompt.add("house-rule", f"House rule for {persona.id} at {stage}.", before="stage")
+        prompt.sections.pop("examples", None)
+
+
+class BrokenPromptPlugin:
+    @hookimpl
+    def shape_persona_prompt(self, persona: Persona, stage: str, prompt: PersonaPrompt) -> None:
+        prompt.sections.clear()
+        raise RuntimeError("broken")
+
+
+async def test_hook_shape_persona_prompt(make_services: ServicesFactory) -> None:
+    model = ScriptedChatModel(replies=["hi"])
+    services = make_services(model=model)
+    services.plugins.manager.register(PromptPlugin(), name="prompt-plugin")
+    async with ChatSession.open(user_id="u1", agent_id="kai", services=services) as chat:
+        async for _ in chat.turn("hello"):
+            pass
+    prompt = model.calls[-1][0].text
+    assert "House rule for kai at strangers." in prompt
+    assert prompt.index("House rule") < prompt.index("Where you two stand")
+    assert "Lines that sound like you" not in prompt
+    assert CLOSING_RULES in prompt  # plugins cannot drop the closing rules
+    # A plugin that raises is skipped; what it broke before raising is the plugin's
+    # own business, but the closing rules and the other plugins still apply.
+    services.plugins.manager.register(BrokenPromptPlugin(), name="broken-prompt")
+    text = persona_system_prompt(
+        services.personas.get("mio"), plugins=services.plugins, age=AgeStatus.MINOR
+    )
+    assert CLOSING_RULES in text and MINOR_RULE in text
+
+
+class StagePlugin:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None, StageChange]] = []
+
+    @hookimpl
+    def relationship_stage_changed(
+        self, user_id: str, agent_id: str | None, change: StageChange
+    ) -> None:
+        self.seen.append((user_id, agent_id, change))
+
+
+class BrokenStagePlugin:
+    @hookimpl
+    def relationship_stage_changed(
+        self, user_id: str, agent_id: str | None, change: StageChange
+    ) -> None:
+        raise RuntimeError("webhook down")
+
+
+async def test_hook_relationship_stage_changed(make_services: ServicesFactory) -> None:
+    services = make_services(["ok"])
+    watcher = StagePlugin()
+    services.plugins.manager.register(watcher, name="watcher")
+    services.plugins.manager.register(BrokenStagePlugin(), name="broken-watcher")
+    persona = services.personas.get("mio")
+    ladder = persona.relationship.ladder()
+    store = services.relationships
+    store.confirm_adult("u1", source="test")
+    start = store.load("u1", "mio", ladder=ladder)
+    store.save(
+        Step(
+            state=replace(
+                start, stage="flirting", axes=Axes(affection=0.6, trust=0.5, familiarity=0.5)
+            ),
+            change=None,
+            age=AgeStatus.ADULT,
+            romance_allowed=True,
+        )
+    )
+    async with ChatSession.open(user_id="u1", services=services) as chat:
+        events = [e async for e in chat.turn("hehe thanks")]
+        assert watcher.seen == []  # no change, no call
+        events = [e async for e in chat.turn("wait, I'm 17 actually")]
+    ((user, agent, change),) = watcher.seen
+    assert (user, agent) == ("u1", "mio")
+    assert (change.from_stage, change.to_stage, change.reason) == ("flirting", "strangers", "age")
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(errors) == 1 and "'broken-watcher'" in errors[0]["message"]
+    assert events[-1]["type"] == "turn_end"  # the turn went on

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from miolumi import events
 from miolumi.events import Usage
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.emotion import ReplyMood
 from miolumi.graphs.state import TurnState
 
 SystemPrompt = Callable[[TurnState, TurnContext], str]
@@ -35,16 +36,19 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
 
     async def generate(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Stream the reply, emitting a token event per chunk."""
-        model = runtime.context.resources().models.resolve(runtime.context.model)
+        spec = state.model_override or runtime.context.model  # a budget may degrade it
+        model = runtime.context.resources().models.resolve(spec)
         messages = prompt_messages(state, system_prompt(state, runtime.context))
         parts: list[str] = []
         usage: Usage | None = None
+        mood = ReplyMood(engine=runtime.context.resources().emotion, state=state, runtime=runtime)
         try:
             async for chunk in model.chat.astream(messages):
                 text = chunk.text
                 if text:
                     parts.append(text)
                     runtime.stream_writer(events.token(text))
+                    mood.push(text)
                 meta = chunk.usage_metadata
                 if meta:
                     usage = {
@@ -58,6 +62,11 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
             if domain is None:
                 raise
             raise domain from exc
-        return {"reply": "".join(parts), "model": model.spec, "usage": usage}
+        return {
+            "reply": "".join(parts),
+            "model": model.spec,
+            "usage": usage,
+            "companion_emotion": mood.finish(),
+        }
 
     return generate

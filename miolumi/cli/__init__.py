@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from miolumi import __version__
-from miolumi.cli import chat, config
+from miolumi.cli import chat, config, lumi, personas, plugins, usage
 
 app = typer.Typer(
     name="miolumi",
@@ -17,7 +17,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command(name="chat")(chat.chat)
+app.command(name="usage")(usage.usage)
 app.add_typer(config.app, name="config")
+app.add_typer(lumi.app, name="lumi")
+app.add_typer(personas.app, name="personas")
+app.command(name="plugins")(plugins.plugins_command)
 
 
 def _version(value: bool) -> None:

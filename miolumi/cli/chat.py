@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from miolumi.cli.errors import EXIT_FAILED, EXIT_USAGE, cli_errors, report
+from miolumi.cli.stage import stage_command
 from miolumi.config import load_settings
 from miolumi.errors import MiolumiError
 
@@ -23,6 +24,8 @@ HELP = """Commands:
   /help    show this help
   /new     start a new conversation thread with this companion
   /thread  show the current thread id (pass it to --thread to continue later)
+  /stage   show where you and this persona stand (relationship stage, axes, history)
+  /adult   confirm you are 18 or older (romantic stages stay closed until you do)
   /quit    leave (Ctrl-D works too)
 Ctrl-C while a reply streams stops it; the interrupted turn is not recorded."""
 
@@ -40,8 +43,7 @@ def chat(
         typer.Option(
             "--persona",
             "-p",
-            help="Talk to this Mio persona (default: mio). For now the built-in 'mio' is "
-            "the only persona; the full circle arrives with the Mio presets.",
+            help="Talk to this Mio persona (default: mio); `miolumi personas list` shows them.",
         ),
     ] = None,
     lumi: Annotated[
@@ -118,6 +120,12 @@ class _Line:
 
 
 async def _stream_reply(session: ChatSession, text: str, console: Console, line: _Line) -> None:
+    if session.product == "lumi" and console.is_terminal:
+        from miolumi.cli.orb import stream_with_orb  # the orb needs a live terminal
+
+        console.print()
+        await stream_with_orb(session, text, console)
+        return
     async for event in session.turn(text):
         if event["type"] == "token":
             line.started = True
@@ -158,6 +166,13 @@ def _command(line: str, session: ChatSession, console: Console) -> bool:
         console.print(f"New thread: {session.new_thread()}", highlight=False)
     elif name == "/thread":
         console.print(f"Thread: {session.thread_id}", highlight=False)
+    elif name in ("/stage", "/adult"):
+        try:
+            text = stage_command(session, name)
+        except MiolumiError as exc:
+            report(exc)
+        else:
+            console.print(text, markup=False, highlight=False)
     else:
         report(MiolumiError(f"Unknown command {name}: type /help for the list."))
     return True

@@ -370,7 +370,11 @@ class ChatLlamaCpp(BaseChatModel):
     n_ctx: int = Field(default=4096, gt=0)
     """Context size in tokens: prompt and reply together."""
     n_threads: int | None = Field(default=None, gt=0)
-    """CPU threads for llama.cpp; None lets llama-cpp-python choose (half the CPUs)."""
+    """CPU threads for generation; None lets llama-cpp-python choose (half the CPUs).
+
+    More threads than idle cores slows llama.cpp down sharply, so leave room for
+    whatever else runs (speech synthesis, the UI).
+    """
     max_tokens: int = Field(default=384, gt=0)
     """Most tokens generated per reply."""
     temperature: float = Field(default=0.7, ge=0)
@@ -510,6 +514,11 @@ class ChatLlamaCpp(BaseChatModel):
             seed=overrides.get("seed", self.seed),
             repeat_penalty=overrides.get("repeat_penalty", self.repeat_penalty),
         )
+        if sampling.max_tokens <= 0 or sampling.temperature < 0:
+            raise ModelRequestError(
+                "max_tokens must be positive and temperature zero or more: "
+                f"got {sampling.max_tokens} and {sampling.temperature}."
+            )
         loaded = _load(self._key())
         return _run(loaded, _role_messages(messages), stop or [], sampling, cancel)
 

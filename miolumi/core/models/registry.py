@@ -8,9 +8,10 @@ Providers come from the ``register_model_providers`` hook, never from an if/elif
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
 
 from miolumi.config import Settings
@@ -75,10 +76,22 @@ class ResolvedModel:
 
 
 class ModelCatalog:
-    """The registered providers and a cache of the chat models built from them."""
+    """The registered providers and a cache of the chat models built from them.
 
-    def __init__(self, *, plugins: Plugins, settings: Settings) -> None:
+    With ``callbacks``, every model handed out carries them, with metadata naming it
+    (``miolumi_provider``, ``miolumi_model``, ``miolumi_local``): this is how the cost
+    ledger sees every call.
+    """
+
+    def __init__(
+        self,
+        *,
+        plugins: Plugins,
+        settings: Settings,
+        callbacks: Sequence[BaseCallbackHandler] = (),
+    ) -> None:
         self._settings = settings
+        self._callbacks = list(callbacks)
         self._providers: dict[str, ModelProvider] = {}
         self._cache: dict[tuple[str, str | None], ResolvedModel] = {}
         self._lock = threading.Lock()
@@ -125,6 +138,8 @@ class ModelCatalog:
             if cached is None:
                 chat = provider.create(ModelRequest(name=name, settings=self._settings))
                 model_name = name or _model_name(chat) or "default"
+                if self._callbacks:
+                    chat = _instrumented(chat, provider, model_name, self._callbacks)
                 cached = ResolvedModel(
                     provider=provider, name=model_name, chat=chat, settings=self._settings
                 )
@@ -138,3 +153,34 @@ def _model_name(chat: BaseChatModel) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _instrumented(
+    chat: BaseChatModel,
+    provider: ModelProvider,
+    name: str,
+    callbacks: list[BaseCallbackHandler],
+) -> BaseChatModel:
+    """Give ``chat`` the catalog's callbacks and metadata naming it, in place.
+
+    A handler of the same class attached by an earlier catalog is replaced, so a model
+    object shared by two catalogs reports to the latest one only.
+    """
+    from miolumi.core.cost.callback import model_metadata
+
+    chat.metadata = {
+        **(chat.metadata or {}),
+        **model_metadata(provider=provider.name, model=name, local=provider.local),
+    }
+    kinds = {type(handler) for handler in callbacks}
+    own = chat.callbacks
+    if isinstance(own, BaseCallbackManager):
+        for handler in list(own.handlers):
+            if type(handler) in kinds:
+                own.remove_handler(handler)
+        for handler in callbacks:
+            own.add_handler(handler, inherit=False)
+    else:
+        kept = [handler for handler in own or [] if type(handler) not in kinds]
+        chat.callbacks = [*kept, *callbacks]
+    return chat

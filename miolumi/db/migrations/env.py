@@ -6,6 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from miolumi.db import schema_core
+from miolumi.db import schema_cost as _schema_cost  # noqa: F401  (its tables in the metadata)
+from miolumi.db import schema_lumi as _schema_lumi  # noqa: F401  (its tables in the metadata)
+from miolumi.db import schema_mio as _schema_mio  # noqa: F401  (its tables in the metadata)
 
 target_metadata = schema_core.Base.metadata
 

@@ -1,0 +1,182 @@
+"""Macro-F1 and latency of the local emotion engine, next to two baselines in the same run.
+
+- English: GoEmotions ``dev.tsv`` mapped to Ekman + neutral. Primary figure: the examples
+  whose labels map to one class (*exclusive*, 95 %); also all examples, where a prediction
+  is right when it is one of the example's classes.
+- Chinese: the evaluation part (30 %, hash split, never trained on) of the SMP2020-EWECT
+  dev sets ``usual`` and ``virus``; SMP has no disgust class, so a predicted disgust counts
+  as anger there.
+- Japanese: the hand-labelled ``benchmarks/data/emotion_ja.tsv``.
+- Baselines: the majority class of each test set, and the cue lexicon
+  (``miolumi.core.emotion.lexicon``: most cues wins, neutral without cues).
+- Latency: ``EmotionEngine.analyze`` per message over a mix of the test messages (weights
+  loaded beforehand), and the lexicon baseline's, p50/p95.
+
+Run: ``python benchmarks/emotion_eval.py --data ../shared/data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from emotion_data import LABELS, Example, goemotions, japanese, smp
+
+from miolumi.core.emotion import EmotionEngine
+from miolumi.core.emotion.classifier import WEIGHTS_DIR
+from miolumi.core.emotion.features import normalize
+from miolumi.core.emotion.language import detect_language
+from miolumi.core.emotion.lexicon import lexicon_label
+
+HERE = Path(__file__).resolve().parent
+Predict = Callable[[str], str]
+
+
+def macro_f1(
+    examples: Sequence[Example], predictions: Sequence[str], labels: Sequence[str]
+) -> float:
+    """Macro-F1 over ``labels``; a prediction is right when it is among an example's labels."""
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for example, predicted in zip(examples, predictions, strict=True):
+        if predicted in example.labels:
+            tp[predicted] += 1
+        else:
+            fp[predicted] += 1
+        for gold in example.labels:
+            if gold != predicted:
+                fn[gold] += 1
+    scores = [
+        2 * tp[c] / (2 * tp[c] + fp[c] + fn[c]) if tp[c] + fp[c] + fn[c] else 0.0 for c in labels
+    ]
+    return sum(scores) / len(scores)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def majority(train: Sequence[Example]) -> str:
+    return Counter(label for e in train for label in e.labels).most_common(1)[0][0]
+
+
+def evaluate(
+    name: str,
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    systems: dict[str, Predict],
+    fold: Callable[[str], str] = lambda label: label,
+) -> list[str]:
+    cells = [name, str(len(examples))]
+    for predict in systems.values():
+        predictions = [fold(predict(e.text)) for e in examples]
+        cells.append(f"{macro_f1(examples, predictions, labels):.3f}")
+    return cells
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--ja", type=Path, default=HERE / "data" / "emotion_ja.tsv")
+    parser.add_argument("--latency-messages", type=int, default=3000)
+    args = parser.parse_args(argv)
+
+    engine = EmotionEngine()
+    engine.analyze("warm up")
+    engine.analyze("预热")
+
+    def model(text: str) -> str:
+        return engine.analyze(text).label
+
+    def lexicon(text: str) -> str:
+        norm = normalize(text)
+        return lexicon_label(norm, detect_language(norm))
+
+    en_train = goemotions(args.data / "goemotions", "train")
+    en_dev = goemotions(args.data / "goemotions", "dev")
+    exclusive = [e for e in en_dev if len(e.labels) == 1]
+    zh_train, zh_eval = smp(args.data / "smp2020_ewect")
+    ja = japanese(args.ja)
+    zh_labels = [label for label in LABELS if label != "disgust"]
+
+    def same(label: str) -> str:
+        return label
+
+    def smp_fold(label: str) -> str:
+        return "anger" if label == "disgust" else label
+
+    rows = []
+    for title, test, train, labels, fold in [
+        ("en GoEmotions dev, exclusive", exclusive, en_train, LABELS, same),
+        ("en GoEmotions dev, all", en_dev, en_train, LABELS, same),
+        ("zh SMP2020 eval part, both", zh_eval, zh_train, zh_labels, smp_fold),
+        (
+            "zh SMP2020 eval part, usual",
+            [e for e in zh_eval if e.source.endswith("usual")],
+            zh_train,
+            zh_labels,
+            smp_fold,
+        ),
+        (
+            "zh SMP2020 eval part, virus",
+            [e for e in zh_eval if e.source.endswith("virus")],
+            zh_train,
+            zh_labels,
+            smp_fold,
+        ),
+        ("ja hand-labelled set", ja, ja, LABELS, same),
+    ]:
+        top = majority(train)
+        systems: dict[str, Predict] = {
+            "majority": lambda _text, top=top: top,
+            "lexicon": lexicon,
+            "engine": model,
+        }
+        rows.append(evaluate(title, test, labels, systems, fold))
+    print("Macro-F1 (Ekman + neutral); majority = the most frequent training label\n")
+    print_table(["test set", "n", "majority", "lexicon", "engine"], rows)
+
+    sample = [e.text for e in (exclusive[:1200] + zh_eval[:1200] + ja * 8)]
+    sample = (sample * (args.latency_messages // len(sample) + 1))[: args.latency_messages]
+    timings: dict[str, list[float]] = {"engine.analyze": [], "lexicon": []}
+    for text in sample:
+        for name, fn in (("engine.analyze", model), ("lexicon", lexicon)):
+            start = time.perf_counter()
+            fn(text)
+            timings[name].append((time.perf_counter() - start) * 1000)
+    long_text = "I am so tired of this. " * 2_200
+    start = time.perf_counter()
+    engine.analyze(long_text)
+    paste_ms = (time.perf_counter() - start) * 1000
+    print(f"\nLatency per message over {len(sample)} messages (en/zh/ja mix), ms\n")
+    print_table(
+        ["method", "p50", "p95", "mean"],
+        [
+            [
+                name,
+                f"{percentile(ms, 50):.3f}",
+                f"{percentile(ms, 95):.3f}",
+                f"{statistics.fmean(ms):.3f}",
+            ]
+            for name, ms in timings.items()
+        ],
+    )
+    print(f"\n50 kB paste ({len(long_text):,} chars): {paste_ms:.2f} ms")
+    size = sum(p.stat().st_size for p in WEIGHTS_DIR.iterdir())
+    print(f"Shipped weights: {size / 1e6:.1f} MB in {WEIGHTS_DIR.name}/ (target < 20 MB)")
+
+
+if __name__ == "__main__":
+    main()
