@@ -1,0 +1,133 @@
+"""Split a stream of tokens into sentences, as early as each sentence is known to be complete.
+
+Used to start speaking the first sentence while the rest of the reply is still being
+generated, and to check a reply sentence by sentence. A sentence ends:
+
+- at CJK terminators (``。！？``, and fullwidth ``．``) with any closing quotes, as soon
+  as the next character shows that no further closing quote follows;
+- at ``.``, ``!``, ``?`` (or ``…``) followed by white space and then something that
+  starts a sentence (not a lower-case letter), unless the word before is a known
+  abbreviation (``Mr.``, ``e.g.``) or a single initial;
+- at a blank line;
+- when no such boundary comes for ``max_chars`` characters, at the last comma, semicolon
+  or space before that point, so a long run without punctuation still flows.
+
+Decimals and prices (``$29.95``) never split: a terminator must be followed by space.
+"""
+
+from __future__ import annotations
+
+import re
+
+ABBREVIATIONS = frozenset(
+    {
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e",
+        "a.m", "p.m", "u.s", "u.k", "no", "fig", "approx", "dept", "inc", "ltd", "co",
+        "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+        "mt", "ave", "capt", "gen", "gov", "sgt", "lt", "col",
+    }
+)  # fmt: skip
+
+_CJK_END = "。！？．"
+_CLOSERS = "\"'”’)]}」』】》）〉"
+_LATIN_END = ".!?…"
+_SOFT_BREAKS = ",;:、，；：—"
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+class SentenceSplitter:
+    """Incremental sentence splitter: ``push`` tokens, get completed sentences back."""
+
+    def __init__(self, *, max_chars: int = 200) -> None:
+        if max_chars < 20:
+            raise ValueError("max_chars must be at least 20")
+        self.max_chars = max_chars
+        self._buffer = ""
+
+    @property
+    def pending(self) -> str:
+        """Text received but not yet returned as a sentence."""
+        return self._buffer
+
+    def push(self, text: str) -> list[str]:
+        """Add streamed text; return the sentences it completed, in order, stripped."""
+        self._buffer += text
+        sentences: list[str] = []
+        while True:
+            cut = self._boundary()
+            if cut is None:
+                break
+            sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+            if sentence:
+                sentences.append(sentence)
+        return sentences
+
+    def flush(self) -> str | None:
+        """End of stream: return what is left as a last sentence (None if nothing)."""
+        rest, self._buffer = self._buffer.strip(), ""
+        return rest or None
+
+    def reset(self) -> None:
+        """Drop everything pending (e.g. the user interrupted)."""
+        self._buffer = ""
+
+    # Boundaries ----------------------------------------------------------------------------
+
+    def _boundary(self) -> int | None:
+        """Index just past the first complete sentence in the buffer, or None."""
+        text = self._buffer
+        for i, char in enumerate(text):
+            if char in _CJK_END:
+                end = _after_closers(text, i + 1)
+                # Wait for one more character: a closing quote may still follow.
+                return end if end < len(text) else None
+            if char == "\n" and text[i + 1 : i + 2] == "\n" and text[:i].strip():
+                return i + 2
+            if char in _LATIN_END and self._latin_end(text, i):
+                return _after_closers(text, i + 1)
+            if i >= self.max_chars:
+                return _soft_break(text, self.max_chars)
+        return None
+
+    def _latin_end(self, text: str, i: int) -> bool:
+        end = _after_closers(text, i + 1)
+        while end < len(text) and text[end] in _LATIN_END:  # "?!", "..."
+            end = _after_closers(text, end + 1)
+        if end >= len(text) or not text[end].isspace():
+            return False  # "$29.95", "e.g." mid-stream, or not known yet
+        if end != _after_closers(text, i + 1) and i != end - 1:
+            # A run of terminators: decide on its last one only.
+            last = end - 1
+            while text[last] in _CLOSERS:
+                last -= 1
+            if last != i:
+                return False
+        following = text[end:].lstrip()
+        if not following:
+            return False  # wait for what comes next
+        if following[0].islower():
+            return False  # "Well... you know", "e.g. this"
+        return not (text[i] == "." and _is_abbreviation(text[: i + 1]))
+
+
+def _after_closers(text: str, index: int) -> int:
+    while index < len(text) and text[index] in _CLOSERS:
+        index += 1
+    return index
+
+
+def _is_abbreviation(head: str) -> bool:
+    match = _WORD_BEFORE.search(head)
+    if not match:
+        return False
+    word = match.group(1).lower()
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _soft_break(text: str, limit: int) -> int:
+    window = text[:limit]
+    for marks in (_SOFT_BREAKS, " "):
+        cut = max(window.rfind(mark) for mark in marks)
+        if cut > limit // 2:
+            return cut + 1
+    return limit
