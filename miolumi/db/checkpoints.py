@@ -14,6 +14,7 @@ from pathlib import Path
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from miolumi.db.engine import SQLITE_PRAGMAS
 from miolumi.errors import ConfigError
 
 _KEEP_LATEST_SQLITE = (
@@ -50,6 +51,8 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
     Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(url) as saver:
         await saver.setup()
+        for pragma in SQLITE_PRAGMAS:
+            await saver.conn.execute(pragma)
         yield saver
 
 

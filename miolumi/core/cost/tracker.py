@@ -30,9 +30,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from miolumi.config import Settings
 from miolumi.core.cost import store, tokens
@@ -99,11 +98,7 @@ class CostTracker:
         """The relational store, opened (and migrated) on first use."""
         with self._engine_lock:
             if self._engine is None:
-                engine = open_database(self.settings.relational_url)
-                if engine.dialect.name == "sqlite":
-                    event.listen(engine, "connect", _sqlite_ledger_pragmas)
-                    engine.dispose()  # reconnect with them
-                self._engine = engine
+                self._engine = open_database(self.settings.relational_url)
             return self._engine
 
     # -- estimates ----------------------------------------------------------------------
@@ -326,17 +321,6 @@ class CostTracker:
     def flush(self) -> None:
         """Wait until every finished call is in the ledger; raise if writing failed."""
         self.ledger.flush()
-
-
-def _sqlite_ledger_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """Use ``synchronous=NORMAL`` (with WAL) on the ledger's connections.
-
-    Commits still survive a crash of the process and skip an fsync each (the ledger
-    commits twice per paid call); only a power cut may lose the last ones.
-    """
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 _TRACKERS: weakref.WeakSet[CostTracker] = weakref.WeakSet()
