@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 Kind = Literal["llm", "embedding", "tts", "stt", "vision"]
 BATCH = 512
 IDLE_SECONDS = 2.0
+#: How long the writer waits after a first call for others to batch with it.
+LINGER_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +123,9 @@ class Ledger:
                         self._running = False
                         return
                 continue
+            # Let a burst of calls gather: one transaction per batch instead of per call
+            # keeps the writer from competing with the event loop on every call.
+            time.sleep(LINGER_SECONDS)
             calls = [first]
             while len(calls) < BATCH:
                 try:
