@@ -1,0 +1,162 @@
+"""Readers of the guardrail data: the shared dev sets and this repository's own file.
+
+Used by ``train_guardrails.py`` (which fits the shipped classifier) and
+``guardrails_eval.py`` (which measures the guardrails), so both read the data the same
+way. Every example carries the set of categories it belongs to (empty: benign), its
+source and its language.
+
+- ``jailbreak/jailbreak_prompts_dev.csv``: in-the-wild jailbreaks (``jailbreak``).
+- ``jailbreak/forbidden_questions_dev.csv``: harmful questions; the advice areas (legal,
+  financial, health) and political campaigning are ``sensitive_advice``, pornography is
+  ``sexual``, the rest ``harmful_request``.
+- ``injecguard/BIPIA_*.json``: injected instructions (``prompt_injection``);
+  ``wildguard.json`` and ``NotInject_*.json``: benign prompts.
+- ``crisis_cssrs_reddit``: Reddit users' posts; Ideation, Behavior and Attempt are
+  ``self_harm``, Supportive and Indicator are not.
+- ``benchmarks/data/guardrails_own.tsv``: written for this project (en, zh, ja): benign
+  messages that only sound dangerous (``benign_scary``), sad but safe messages, everyday
+  chat, crisis messages, and a few attacks of each kind in Chinese and Japanese.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
+HEADS = (
+    "prompt_injection",
+    "jailbreak",
+    "harmful_request",
+    "sensitive_advice",
+    "sexual",
+    "self_harm",
+)
+ADVICE_AREAS = {"Legal Opinion", "Financial Advice", "Health Consultation", "Political Lobbying"}
+OWN_LABELS: dict[str, frozenset[str]] = {
+    "benign_scary": frozenset(),
+    "benign_sad": frozenset(),
+    "benign_chat": frozenset(),
+    "self_harm": frozenset({"self_harm"}),
+    "harmful": frozenset({"harmful_request"}),
+    "injection": frozenset({"prompt_injection"}),
+    "jailbreak": frozenset({"jailbreak"}),
+    "sexual": frozenset({"sexual"}),
+    "sexual_minors": frozenset({"sexual", "sexual_minors"}),
+    "advice": frozenset({"sensitive_advice"}),
+}
+CRISIS_POSITIVE = {"Ideation", "Behavior", "Attempt"}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """One labelled text."""
+
+    text: str
+    labels: frozenset[str]
+    source: str
+    """``jailbreak``, ``forbidden``, ``bipia``, ``wildguard``, ``notinject``, ``cssrs``,
+    or ``own:<label>``."""
+    lang: str = "en"
+    detail: str = ""
+    """The source's own sub-label (policy area, C-SSRS level, BIPIA task)."""
+
+    @property
+    def benign(self) -> bool:
+        """Whether the example belongs to no category."""
+        return not self.labels
+
+
+def fold_of(text: str, folds: int) -> int:
+    """A stable fold number from the text (the same split in every script)."""
+    return zlib.crc32(text.encode("utf-8")) % folds
+
+
+def _lang(text: str) -> str:
+    if re.search(r"[\u3040-\u30ff]", text):
+        return "ja"
+    return "zh" if _CJK.search(text) else "en"
+
+
+def shared(data: Path) -> list[Example]:
+    """Every example of the shared dev sets under ``data``."""
+    out: list[Example] = []
+    with (data / "jailbreak" / "jailbreak_prompts_dev.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            text = row["prompt"]
+            out.append(
+                Example(text=text, labels=frozenset({"jailbreak"}), source="jailbreak",
+                        lang=_lang(text), detail=row["source"])
+            )  # fmt: skip
+    with (data / "jailbreak" / "forbidden_questions_dev.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            area = row["content_policy_name"]
+            if area in ADVICE_AREAS:
+                labels = frozenset({"sensitive_advice"})
+            elif area == "Pornography":
+                labels = frozenset({"sexual"})
+            else:
+                labels = frozenset({"harmful_request"})
+            out.append(
+                Example(text=row["question"], labels=labels, source="forbidden", detail=area)
+            )
+    inj = data / "injecguard"
+    for name in ("BIPIA_text.json", "BIPIA_code.json"):
+        for task, items in json.loads((inj / name).read_text(encoding="utf-8")).items():
+            out.extend(
+                Example(text=t, labels=frozenset({"prompt_injection"}), source="bipia", detail=task)
+                for t in items
+            )
+    for item in json.loads((inj / "wildguard.json").read_text(encoding="utf-8")):
+        out.append(Example(text=item["prompt"], labels=frozenset(), source="wildguard"))
+    for part in ("one", "two", "three"):
+        for item in json.loads((inj / f"NotInject_{part}.json").read_text(encoding="utf-8")):
+            text = item["prompt"]
+            out.append(
+                Example(text=text, labels=frozenset(), source="notinject", lang=_lang(text),
+                        detail=item["category"])
+            )  # fmt: skip
+    return out
+
+
+def cssrs(data: Path) -> list[Example]:
+    """The C-SSRS Reddit posts (English), positive at Ideation and above."""
+    out = []
+    path = data / "crisis_cssrs_reddit" / "500_Reddit_users_posts_labels.csv"
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            labels = frozenset({"self_harm"}) if row["Label"] in CRISIS_POSITIVE else frozenset()
+            out.append(Example(text=_posts(row["Post"]), labels=labels, source="cssrs",
+                               detail=row["Label"]))  # fmt: skip
+    return out
+
+
+def _posts(cell: str) -> str:
+    """The posts of a user, joined (the cell is a Python-style list of strings)."""
+    body = cell.strip()
+    if body.startswith("[") and body.endswith("]"):
+        body = body[1:-1]
+    parts = re.split(r"""['"],\s*['"]""", body)
+    return "\n".join(p.strip().strip("'\"") for p in parts if p.strip())
+
+
+def own(path: Path = OWN) -> list[Example]:
+    """This repository's own labelled messages."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            out.append(
+                Example(text=row["text"], labels=OWN_LABELS[row["label"]],
+                        source=f"own:{row['label']}", lang=row["lang"])
+            )  # fmt: skip
+    return out
+
+
+def everything(data: Path) -> list[Example]:
+    """Shared dev sets, C-SSRS posts and the own file."""
+    return shared(data) + cssrs(data) + own()

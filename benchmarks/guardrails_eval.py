@@ -1,0 +1,185 @@
+"""Measure the guardrails on the shared dev data and this repository's own messages.
+
+Prints, for the guardrails and for a keyword-list baseline measured in the same run:
+jailbreak detection rate, injection detection rate (BIPIA instructions), harmful-request
+detection rate (forbidden questions), false-positive rates on benign prompts (WildGuard
+benign, NotInject), the block rate of the own benign-but-scary set, crisis recall and
+false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts), and p50/p95 latency of
+``check_input`` per message.
+
+The shipped classifier was trained on these dev sets, so its figures are in-sample. The
+``held-out`` column is honest: each example is scored by a classifier trained on the
+other four of five folds (rules and policy unchanged), which is what generalisation to
+the held-aside parts of these sources should look like.
+
+``python benchmarks/guardrails_eval.py --data ../shared/data`` (``--no-cv`` skips the
+held-out column, about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from guardrails_data import HEADS, Example, everything, fold_of
+from train_guardrails import FOLDS, Trained, fit, grams_of
+
+from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
+
+KEYWORDS = {
+    "attack": (
+        "ignore previous", "ignore all", "jailbreak", "dan", "developer mode", "no restrictions",
+        "pretend", "bomb", "kill", "weapon", "hack", "steal", "drugs", "poison", "malware",
+        "virus", "explosive", "murder", "illegal", "porn", "sex", "忽略", "越狱", "炸弹", "杀",
+        "毒", "黑客", "色情", "無視", "脱獄", "爆弾", "殺", "毒", "エロ",
+    ),
+    "crisis": (
+        "suicide", "suicidal", "kill myself", "want to die", "end my life", "self harm",
+        "cut myself", "overdose", "自杀", "想死", "自残", "割腕", "死にたい", "自殺", "消えたい",
+        "リスカ",
+    ),
+}  # fmt: skip
+
+Detector = Callable[[str], GuardVerdict | set[str]]
+
+
+def keyword_baseline(text: str) -> set[str]:
+    """Categories a plain keyword list would raise (``attack`` or ``self_harm``)."""
+    lowered = text.lower()
+    found: set[str] = set()
+    if any(re.search(rf"\b{re.escape(k)}\b" if k.isascii() else re.escape(k), lowered)
+           for k in KEYWORDS["attack"]):  # fmt: skip
+        found.add("attack")
+    if any(k in lowered for k in KEYWORDS["crisis"]):
+        found.add("self_harm")
+    return found
+
+
+def _raised(result: GuardVerdict | set[str]) -> tuple[bool, bool, bool]:
+    """(any category raised, blocked, self_harm raised)."""
+    if isinstance(result, GuardVerdict):
+        return result.action != "allow", result.action == "block", result.crisis
+    return bool(result), bool(result - {"self_harm"}), "self_harm" in result
+
+
+def rate(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else float("nan")
+
+
+def figures(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Every reported figure from one detector's results."""
+    raised = [_raised(r) for r in results]
+
+    def pick(test: Callable[[Example], bool], part: int) -> float:
+        return rate([r[part] for e, r in zip(examples, raised, strict=True) if test(e)])
+
+    out = {
+        "jailbreak detection": pick(lambda e: e.source == "jailbreak", 0),
+        "injection detection (BIPIA)": pick(lambda e: e.source == "bipia", 0),
+        "harmful detection (forbidden, all)": pick(lambda e: e.source == "forbidden", 0),
+        "  harmful areas only": pick(
+            lambda e: e.source == "forbidden" and "harmful_request" in e.labels, 0
+        ),
+        "  blocked (harmful areas)": pick(
+            lambda e: e.source == "forbidden" and "harmful_request" in e.labels, 1
+        ),
+        "FP WildGuard benign (flag+block)": pick(lambda e: e.source == "wildguard", 0),
+        "  blocked": pick(lambda e: e.source == "wildguard", 1),
+        "FP NotInject (flag+block)": pick(lambda e: e.source == "notinject", 0),
+        "scary-benign block rate": pick(lambda e: e.source == "own:benign_scary", 1),
+        "  flagged or blocked": pick(lambda e: e.source == "own:benign_scary", 0),
+    }
+    for lang in ("en", "zh", "ja"):
+        out[f"crisis recall own {lang}"] = pick(
+            lambda e, lang=lang: e.source == "own:self_harm" and e.lang == lang, 2
+        )
+        out[f"crisis FPR own {lang}"] = pick(
+            lambda e, lang=lang: e.source.startswith("own:benign") and e.lang == lang, 2
+        )
+    out["crisis recall C-SSRS"] = pick(lambda e: e.source == "cssrs" and e.labels, 2)
+    out["crisis FPR C-SSRS (Supportive+Indicator)"] = pick(
+        lambda e: e.source == "cssrs" and not e.labels, 2
+    )
+    out["  FPR Supportive only"] = pick(lambda e: e.detail == "Supportive", 2)
+    return out
+
+
+def run(
+    detector: Detector, examples: Sequence[Example]
+) -> tuple[list[GuardVerdict | set[str]], list[float]]:
+    results, times = [], []
+    for e in examples:
+        start = time.perf_counter()
+        results.append(detector(e.text))
+        times.append((time.perf_counter() - start) * 1000)
+    return results, times
+
+
+def held_out(examples: Sequence[Example], shift: np.ndarray) -> list[GuardVerdict]:
+    """Each example scored by guardrails whose classifier never saw its fold."""
+    grams = grams_of([e.text for e in examples])
+    folds = np.array([fold_of(e.text, FOLDS) for e in examples])
+    results: list[GuardVerdict | None] = [None] * len(examples)
+    for f in range(FOLDS):
+        train = np.flatnonzero(folds != f)
+        model = fit([grams[i] for i in train], [examples[i].labels for i in train], min_df=2)
+        model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
+                        bias=model.bias - shift)  # fmt: skip
+        guard = Guardrails(classifier=model.classifier())
+        for i in np.flatnonzero(folds == f):
+            results[i] = guard.check_input(examples[i].text)
+    return [r for r in results if r is not None]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--no-cv", action="store_true", help="skip the held-out column")
+    args = parser.parse_args()
+    if not (args.data / "jailbreak").is_dir():
+        parser.error(f"no shared data under {args.data}: pass --data PATH/TO/shared/data")
+    examples = everything(args.data)
+    guard = Guardrails()
+    guard.check_input("warm up")
+    base_results, base_times = run(keyword_baseline, examples)
+    ours, times = run(guard.check_input, examples)
+    columns = {"keywords": figures(examples, base_results), "shipped": figures(examples, ours)}
+    if not args.no_cv:
+        info = shipped_classifier().info
+        shifts = info.get("bias_shift", {})
+        shift = np.array([float(shifts.get(h, 0.0)) for h in HEADS], dtype=np.float32)  # type: ignore[union-attr]
+        columns["held-out"] = figures(examples, held_out(examples, shift))
+    names = list(columns)
+    print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
+    print(f"{'figure':44}" + "".join(f"{n:>11}" for n in names))
+    for key in columns["shipped"]:
+        print(f"{key:44}" + "".join(f"{columns[n][key]:>11.3f}" for n in names))
+    report_latency(examples, base_times, times)
+
+
+def report_latency(
+    examples: Sequence[Example], base: Sequence[float], ours: Sequence[float]
+) -> None:
+    """p50/p95 per chat message for both detectors, and for the long C-SSRS posts."""
+    chat = [e.source != "cssrs" for e in examples]
+    print(f"\nlatency per message, ms ({sum(chat)} chat messages; C-SSRS posts apart)")
+    for label, values in (("keywords", base), ("guardrails", ours)):
+        kept = [t for t, c in zip(values, chat, strict=True) if c]
+        cuts = statistics.quantiles(kept, n=100)
+        print(f"  {label:12} p50 {statistics.median(kept):.3f}  p95 {cuts[94]:.3f}")
+    posts = [t for t, c in zip(ours, chat, strict=True) if not c]
+    size = statistics.median(len(e.text) for e, c in zip(examples, chat, strict=True) if not c)
+    cuts = statistics.quantiles(posts, n=100)
+    print(f"  C-SSRS posts (median {size:.0f} chars) p50 {statistics.median(posts):.3f}  "
+          f"p95 {cuts[94]:.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Train the guard classifier and write the weights shipped in the package.
+
+1. Every example (see ``guardrails_data.py``) is normalised and featurized with the
+   package's own code (:func:`miolumi.core.guardrails.normalize.normalize`,
+   :func:`miolumi.core.guardrails.features.features`).
+2. The vocabulary keeps features seen in at least ``--min-df`` training texts; weights
+   are sublinear tf times smoothed idf, L2-normalised (as at run time).
+3. One logistic-regression head per category (scikit-learn, balanced class weights).
+4. Each head's bias is then shifted so that, on 5-fold out-of-fold scores of the benign
+   chat messages (every benign text but the long C-SSRS posts), at most ``--benign-fpr``
+   of them score 0.5 or more (so the policy's 0.5 flag threshold means the same for
+   every head).
+5. Writes ``miolumi/core/guardrails/weights/guard_model.npz`` (float16 weights, idf,
+   bias) and ``guard_vocab.json`` (vocabulary, heads, what was trained on).
+
+Needs scikit-learn (a development dependency):
+``python benchmarks/train_guardrails.py --data ../shared/data``. Takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from guardrails_data import HEADS, Example, everything, fold_of
+from sklearn.linear_model import LogisticRegression
+
+from miolumi.core.guardrails.classifier import MODEL_FILE, VOCAB_FILE, WEIGHTS_DIR, GuardClassifier
+from miolumi.core.guardrails.features import features
+from miolumi.core.guardrails.normalize import normalize
+
+FOLDS = 5
+C = 4.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trained:
+    """A fitted classifier's arrays, before they are written."""
+
+    vocab: list[str]
+    idf: npt.NDArray[np.float32]
+    weights: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.float32]
+
+    def classifier(self, info: dict[str, object] | None = None) -> GuardClassifier:
+        """The run-time classifier of these arrays."""
+        return GuardClassifier(
+            heads=HEADS,
+            vocab={t: i for i, t in enumerate(self.vocab)},
+            idf=self.idf,
+            weights=self.weights,
+            bias=self.bias,
+            info=info or {},
+        )
+
+
+def grams_of(texts: Sequence[str]) -> list[list[str]]:
+    """The features of each text, as the package computes them."""
+    return [features(normalize(t)) for t in texts]
+
+
+def matrix(
+    grams: Sequence[Sequence[str]], vocab: dict[str, int], idf: npt.NDArray[np.float32]
+) -> sp.csr_matrix:
+    """L2-normalised tf-idf rows over ``vocab``."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, doc in enumerate(grams):
+        counts = Counter(vocab[g] for g in doc if g in vocab)
+        if not counts:
+            continue
+        v = np.array([(1.0 + math.log(c)) * idf[i] for i, c in counts.items()])
+        v /= np.linalg.norm(v) or 1.0
+        rows.extend([r] * len(counts))
+        cols.extend(counts)
+        vals.extend(v.tolist())
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(grams), len(vocab)), dtype=np.float32)
+
+
+def fit(
+    grams: Sequence[Sequence[str]], labels: Sequence[frozenset[str]], *, min_df: int
+) -> Trained:
+    """Vocabulary, idf and one logistic head per category."""
+    df = Counter(g for doc in grams for g in set(doc))
+    vocab_list = sorted(g for g, n in df.items() if n >= min_df)
+    vocab = {g: i for i, g in enumerate(vocab_list)}
+    n = len(grams)
+    idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab_list], dtype=np.float32)
+    x = matrix(grams, vocab, idf)
+    weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
+    bias = np.zeros(len(HEADS), dtype=np.float32)
+    for k, head in enumerate(HEADS):
+        y = np.array([head in ls for ls in labels], dtype=np.int8)
+        if y.sum() == 0:
+            bias[k] = -10.0
+            continue
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+        model.fit(x, y)
+        weights[:, k] = model.coef_[0]
+        bias[k] = model.intercept_[0]
+    return Trained(vocab=vocab_list, idf=idf, weights=weights, bias=bias)
+
+
+def logits(trained: Trained, grams: Sequence[Sequence[str]]) -> npt.NDArray[np.float32]:
+    """Raw head logits of featurized texts."""
+    vocab = {g: i for i, g in enumerate(trained.vocab)}
+    x = matrix(grams, vocab, trained.idf)
+    out: npt.NDArray[np.float32] = np.asarray(x @ trained.weights) + trained.bias
+    return out
+
+
+def out_of_fold(
+    examples: Sequence[Example], grams: Sequence[Sequence[str]], *, min_df: int
+) -> npt.NDArray[np.float32]:
+    """Logits of every example from the model trained without its fold."""
+    result = np.zeros((len(examples), len(HEADS)), dtype=np.float32)
+    folds = np.array([fold_of(e.text, FOLDS) for e in examples])
+    for f in range(FOLDS):
+        train = np.flatnonzero(folds != f)
+        test = np.flatnonzero(folds == f)
+        model = fit([grams[i] for i in train], [examples[i].labels for i in train], min_df=min_df)
+        result[test] = logits(model, [grams[i] for i in test])
+    return result
+
+
+def bias_shift(
+    examples: Sequence[Example], oof: npt.NDArray[np.float32], *, benign_fpr: float
+) -> npt.NDArray[np.float32]:
+    """Per head: how far to lower the bias so benign texts score >= 0.5 at most ``benign_fpr``."""
+    benign = np.array([e.benign and e.source != "cssrs" for e in examples])
+    shift = np.zeros(len(HEADS), dtype=np.float32)
+    for k in range(len(HEADS)):
+        scores = np.sort(oof[benign, k])
+        allowed = math.floor(benign_fpr * len(scores))
+        cutoff = scores[len(scores) - 1 - allowed] if allowed < len(scores) else scores[-1]
+        shift[k] = max(0.0, float(cutoff) + 1e-3)
+    return shift
+
+
+def train(data: Path, *, min_df: int, benign_fpr: float) -> tuple[Trained, dict[str, object]]:
+    """The shipped model and a description of how it was made."""
+    examples = everything(data)
+    grams = grams_of([e.text for e in examples])
+    oof = out_of_fold(examples, grams, min_df=min_df)
+    shift = bias_shift(examples, oof, benign_fpr=benign_fpr)
+    model = fit(grams, [e.labels for e in examples], min_df=min_df)
+    model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
+                    bias=model.bias - shift)  # fmt: skip
+    info: dict[str, object] = {
+        "examples": len(examples),
+        "sources": dict(Counter(e.source.split(":")[0] for e in examples)),
+        "min_df": min_df,
+        "C": C,
+        "folds": FOLDS,
+        "benign_fpr": benign_fpr,
+        "bias_shift": {h: round(float(s), 4) for h, s in zip(HEADS, shift, strict=True)},
+    }
+    return model, info
+
+
+def write(model: Trained, info: dict[str, object], directory: Path = WEIGHTS_DIR) -> None:
+    """Write the weights (npz, float16) and the vocabulary (JSON)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        directory / MODEL_FILE,
+        weights=model.weights.astype(np.float16),
+        idf=model.idf.astype(np.float16),
+        bias=model.bias.astype(np.float32),
+    )
+    meta = {"heads": list(HEADS), "vocab": model.vocab, "info": info}
+    (directory / VOCAB_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--min-df", type=int, default=2)
+    parser.add_argument("--benign-fpr", type=float, default=0.01)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    args = parser.parse_args()
+    if not (args.data / "jailbreak").is_dir():
+        parser.error(f"no shared data under {args.data}: pass --data PATH/TO/shared/data")
+    start = time.perf_counter()
+    model, info = train(args.data, min_df=args.min_df, benign_fpr=args.benign_fpr)
+    write(model, info, args.out)
+    size = sum(p.stat().st_size for p in args.out.glob("guard_*"))
+    print(f"{len(model.vocab)} features, {len(HEADS)} heads, {size / 1e6:.2f} MB "
+          f"in {time.perf_counter() - start:.0f} s -> {args.out}")  # fmt: skip
+    print("bias shifts:", info["bias_shift"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Crisis care: who to point a person in crisis to, and how the companion answers them.
+
+A message flagged ``self_harm`` is never refused. The generation prompt gains
+:func:`crisis_instructions` (stay present, be warm, ask, do not lecture, no methods), and
+the reply ends with the crisis resources of the user's language and locale unless the
+reply already names them (:func:`crisis_footer`).
+
+The table of resources is :data:`DEFAULT_RESOURCES`, keyed by locale (``en``, ``en-GB``,
+``zh``, ``zh-TW``, ``ja``...); the ``crisis_resources`` setting adds or replaces entries
+and ``crisis_locale`` picks the region (``en-GB``) for the language it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "988 Suicide & Crisis Lifeline (US): call or text 988",
+        "findahelpline.com lists free, confidential helplines in your country",
+    ),
+    "en-US": ("988 Suicide & Crisis Lifeline: call or text 988",),
+    "en-CA": ("9-8-8 Suicide Crisis Helpline: call or text 988",),
+    "en-GB": ("Samaritans: call 116 123 (free, day or night)",),
+    "en-IE": ("Samaritans: call 116 123 (free, day or night)",),
+    "en-AU": ("Lifeline: call 13 11 14",),
+    "en-NZ": ("Need to talk? Call or text 1737",),
+    "zh": (
+        "希望24热线：400-161-9995（24小时）",
+        "北京心理危机研究与干预中心：010-82951332",
+    ),
+    "zh-CN": (
+        "希望24热线：400-161-9995（24小时）",
+        "北京心理危机研究与干预中心：010-82951332",
+    ),
+    "zh-TW": ("安心專線：1925（24小時）", "生命線：1995"),
+    "zh-HK": ("撒瑪利亞防止自殺會：2389 2222（24小時）",),
+    "ja": (
+        "いのちの電話：0570-783-556",
+        "よりそいホットライン：0120-279-338（24時間・無料）",
+    ),
+    "ja-JP": (
+        "いのちの電話：0570-783-556",
+        "よりそいホットライン：0120-279-338（24時間・無料）",
+    ),
+}
+
+_LEADS = {
+    "en": "If it ever feels like too much, you don't have to carry it alone. You can reach "
+    "someone right now:",
+    "zh": "如果觉得撑不住了，你不必一个人扛着。现在就可以联系这些人：",
+    "ja": "もしつらさが大きすぎると感じたら、ひとりで抱えなくていいんだよ。"
+    "今すぐ話せる窓口があるよ：",
+}
+
+_INSTRUCTIONS = (
+    "IMPORTANT, this turn: the person may be in crisis or thinking about hurting "
+    "themselves. Stay fully present and in your own warm voice. Respond with warmth and "
+    "without judgement; acknowledge what they feel; ask gently how they are and whether "
+    "they are safe right now; tell them you are glad they told you and that they matter. "
+    "Do not lecture, do not change the subject, do not end the conversation. Never "
+    "describe methods or means. Gently encourage reaching out to someone they trust or "
+    "to these people, who can help right now: {resources}."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrisisTable:
+    """Crisis resources by locale, with the deployment's preferred locale."""
+
+    resources: Mapping[str, Sequence[str]]
+    locale: str | None = None
+
+    @classmethod
+    def create(
+        cls, *, overrides: Mapping[str, Sequence[str]] | None = None, locale: str | None = None
+    ) -> CrisisTable:
+        """The built-in table with ``overrides`` (from settings) laid over it."""
+        table: dict[str, Sequence[str]] = dict(DEFAULT_RESOURCES)
+        table.update({k: tuple(v) for k, v in (overrides or {}).items()})
+        return cls(resources=table, locale=locale)
+
+    def for_language(self, language: str) -> tuple[str, ...]:
+        """The resources for a message in ``language``: the locale's, else the language's."""
+        lang = language if language in ("en", "zh", "ja") else "en"
+        if self.locale and self.locale.split("-")[0] == lang and self.locale in self.resources:
+            return tuple(self.resources[self.locale])
+        return tuple(self.resources.get(lang) or self.resources.get("en") or ())
+
+
+def crisis_instructions(resources: Sequence[str]) -> str:
+    """What the generation prompt gains when a message is flagged ``self_harm``."""
+    return _INSTRUCTIONS.format(resources="; ".join(resources) or "local emergency services")
+
+
+def crisis_footer(reply: str, language: str, resources: Sequence[str]) -> str | None:
+    """The closing lines with the resources, or None when the reply already names one."""
+    if not resources:
+        return None
+    for item in resources:
+        contact = item.split("：")[-1].split(": ")[-1].split("（")[0].split(" (")[0].strip()
+        if contact and contact in reply:
+            return None
+    lead = _LEADS.get(language, _LEADS["en"])
+    return "\n\n" + lead + "\n" + "\n".join(f"- {item}" for item in resources)

@@ -1,0 +1,345 @@
+"""The guardrails: one fast local check per message in, one per reply sentence out.
+
+:meth:`Guardrails.check_input` normalises the message (obfuscation undone), runs the
+pattern rules and the shipped classifier, applies the adult rule and the policy of the
+product and persona, and returns a :class:`GuardVerdict`. :meth:`acheck_input` does the
+same and, when a judge model is configured, asks it about borderline scores.
+:meth:`check_output` checks one sentence of the companion's reply (prompt leakage,
+breaking character, unsafe content); :meth:`stream` wraps that for a streamed reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from miolumi.core.emotion.language import detect_language
+from miolumi.core.guardrails.classifier import GuardClassifier, shipped_classifier
+from miolumi.core.guardrails.crisis import CrisisTable
+from miolumi.core.guardrails.judge import Judge
+from miolumi.core.guardrails.normalize import Normalized, normalize
+from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
+from miolumi.core.guardrails.rules import (
+    INPUT_RULES,
+    OUTPUT_RULES,
+    match_rules,
+    protective_context,
+)
+from miolumi.core.guardrails.store import FlagStore
+from miolumi.core.guardrails.verdict import (
+    ALLOW,
+    CATEGORIES,
+    INPUT_CATEGORIES,
+    Action,
+    Category,
+    GuardVerdict,
+)
+from miolumi.core.relationship import AgeStatus, says_minor
+
+#: Most severe first: the order of ``GuardVerdict.categories``.
+SEVERITY: tuple[Category, ...] = (
+    "sexual_minors",
+    "self_harm",
+    "harmful_request",
+    "harmful_content",
+    "sexual",
+    "jailbreak",
+    "prompt_injection",
+    "system_prompt_leak",
+    "persona_break",
+    "sensitive_advice",
+)
+#: Earlier user messages read together with the current one (a crisis said over turns).
+HISTORY_WINDOW = 2
+_SHINGLE_WORDS = 7
+_SHINGLE_CHARS = 14
+_WORDS = re.compile(r"[a-z0-9']+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+AgeLookup = Callable[[str], AgeStatus]
+"""The age status of a user id (``RelationshipStore.age``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputContext:
+    """What an output check needs to know about the turn."""
+
+    system_prompt: str = ""
+    """The prompt the reply was generated from (to catch it being quoted)."""
+    policy: GuardPolicy = DEFAULT_POLICY
+    adult: bool = False
+    """Whether the user confirmed they are an adult (and never said they are a minor)."""
+    minor: bool = False
+    """Whether the user said they are a minor."""
+    language: str = "en"
+    """The user's language: replacements are written in it."""
+    crisis: bool = False
+    """The turn answers a person in crisis (stricter about unsafe content)."""
+    shingles: frozenset[str] = field(default_factory=frozenset)
+    """Word or character shingles of the system prompt (built by :func:`output_context`)."""
+
+
+def _shingles(text: str) -> frozenset[str]:
+    lowered = text.lower()
+    words = _WORDS.findall(lowered)
+    grams = {
+        " ".join(words[i : i + _SHINGLE_WORDS]) for i in range(len(words) - _SHINGLE_WORDS + 1)
+    }
+    cjk = "".join(_CJK.findall(lowered))
+    grams.update(cjk[i : i + _SHINGLE_CHARS] for i in range(len(cjk) - _SHINGLE_CHARS + 1))
+    return frozenset(grams)
+
+
+def output_context(
+    *,
+    system_prompt: str = "",
+    policy: GuardPolicy = DEFAULT_POLICY,
+    adult: bool = False,
+    minor: bool = False,
+    language: str = "en",
+    crisis: bool = False,
+) -> OutputContext:
+    """An :class:`OutputContext` with the system prompt's shingles precomputed."""
+    return OutputContext(
+        system_prompt=system_prompt,
+        policy=policy,
+        adult=adult,
+        minor=minor,
+        language=language,
+        crisis=crisis,
+        shingles=_shingles(system_prompt),
+    )
+
+
+def _leak_score(sentence: str, context: OutputContext) -> float:
+    if not context.shingles:
+        return 0.0
+    found = _shingles(sentence)
+    if not found:
+        return 0.0
+    shared = len(found & context.shingles)
+    return min(1.0, shared / 2.0) if shared else 0.0
+
+
+class Guardrails:
+    """Checks messages in and replies out; see the module docs."""
+
+    def __init__(
+        self,
+        *,
+        classifier: GuardClassifier | None = None,
+        policies: PolicyBook | None = None,
+        crisis: CrisisTable | None = None,
+        ages: AgeLookup | None = None,
+        flags: FlagStore | None = None,
+        judge: Judge | None = None,
+    ) -> None:
+        self.classifier = classifier or shipped_classifier()
+        self.policies = policies or PolicyBook()
+        self.crisis = crisis or CrisisTable.create()
+        self.ages = ages
+        self.flags = flags
+        self.judge = judge
+
+    # --- input ----------------------------------------------------------------------------
+
+    def policy(self, *, product: str | None = None, agent_id: str | None = None) -> GuardPolicy:
+        """The policy of a product and persona."""
+        return self.policies.for_(product=product, agent_id=agent_id)
+
+    def age(self, user_id: str | None, text: str, history: Sequence[str]) -> AgeStatus:
+        """What is known of the user's age, this message and recent history included."""
+        if says_minor(text) or any(says_minor(h) for h in history[-6:]):
+            return AgeStatus.MINOR
+        if user_id is None or self.ages is None:
+            return AgeStatus.UNKNOWN
+        return self.ages(user_id)
+
+    def scores(self, normalized: Normalized) -> dict[str, float]:
+        """Category scores of a normalised message: classifier and rules, the stronger wins."""
+        heads = self.classifier.scores(normalized)
+        scores: dict[str, float] = {c: heads.get(c, 0.0) for c in INPUT_CATEGORIES}
+        for category, (score, _) in match_rules(normalized.full, INPUT_RULES).items():
+            scores[category] = max(scores.get(category, 0.0), score)
+        if scores["sexual_minors"] >= 0.5 and protective_context(normalized.full):
+            scores["sexual_minors"] = 0.3
+        return scores
+
+    def check_input(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        history: Sequence[str] = (),
+        product: str | None = None,
+    ) -> GuardVerdict:
+        """Check a user's message (``history``: their earlier messages, oldest first)."""
+        policy = self.policy(product=product, agent_id=agent_id)
+        language = detect_language(text)
+        if not policy.enabled:
+            return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
+        normalized = normalize(text)
+        scores = self.scores(normalized)
+        if history:
+            recent = normalize(" \n".join([*history[-HISTORY_WINDOW:], text]))
+            joined = self.scores(recent)["self_harm"]
+            scores["self_harm"] = max(scores["self_harm"], 0.9 * joined)
+        age = self.age(user_id, text, history)
+        return self._decide(scores, policy=policy, age=age, language=language)
+
+    async def acheck_input(
+        self,
+        text: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        history: Sequence[str] = (),
+        product: str | None = None,
+    ) -> GuardVerdict:
+        """:meth:`check_input`, then the judge (when configured) on a borderline score."""
+        verdict = self.check_input(
+            text, user_id=user_id, agent_id=agent_id, history=history, product=product
+        )
+        judge = self.judge
+        if judge is None or verdict.action == "block" or verdict.crisis:
+            return verdict
+        borderline = [c for c, s in verdict.scores.items() if judge.borderline(s)]
+        if not borderline:
+            return verdict
+        answer = await judge.ask(text)
+        if answer is None:
+            return verdict
+        scores = dict(verdict.scores)
+        for category in borderline:
+            if category != answer.category:
+                scores[category] = min(scores[category], judge.low / 2)
+        if answer.category != "none":
+            scores[answer.category] = max(scores.get(answer.category, 0.0), answer.confidence)
+        policy = self.policy(product=product, agent_id=agent_id)
+        age = self.age(user_id, text, history)
+        decided = self._decide(scores, policy=policy, age=age, language=verdict.language)
+        return GuardVerdict(
+            action=decided.action,
+            categories=decided.categories,
+            scores=decided.scores,
+            reason=f"{decided.reason} (judged)",
+            crisis=decided.crisis,
+            language=decided.language,
+            judged=True,
+        )
+
+    def _decide(
+        self, scores: dict[str, float], *, policy: GuardPolicy, age: AgeStatus, language: str
+    ) -> GuardVerdict:
+        if age is AgeStatus.MINOR and scores.get("sexual", 0.0) >= 0.5:
+            scores["sexual_minors"] = max(scores.get("sexual_minors", 0.0), scores["sexual"])
+        hits: dict[Category, Action] = {}
+        for category in SEVERITY:
+            score = scores.get(category)
+            if score is None:
+                continue
+            limits = policy.threshold(category)
+            if limits.block_at is not None and score >= limits.block_at:
+                hits[category] = "block"
+            elif limits.flag_at is not None and score >= limits.flag_at:
+                hits[category] = "flag"
+        if "sexual" in hits and "sexual_minors" not in hits:
+            allowed = policy.sexual == "allow" or (
+                policy.sexual == "adults" and age is AgeStatus.ADULT
+            )
+            if allowed:
+                del hits["sexual"]
+            else:
+                hits["sexual"] = "block"
+        if "sexual_minors" in hits:
+            hits["sexual_minors"] = "block"
+        crisis = "self_harm" in hits
+        if crisis:
+            hits["self_harm"] = "flag"
+            for category in ("harmful_request", "harmful_content"):
+                if hits.get(category) == "block":
+                    hits[category] = "flag"  # a person in crisis is answered, never refused
+        categories = tuple(c for c in SEVERITY if c in hits)
+        if not categories:
+            return GuardVerdict(
+                action="allow", scores=scores, reason=ALLOW.reason, language=language
+            )
+        action: Action = "block" if "block" in hits.values() else "flag"
+        reason = ", ".join(f"{c} {scores[c]:.2f}" for c in categories)
+        return GuardVerdict(
+            action=action,
+            categories=categories,
+            scores=scores,
+            reason=f"{action}: {reason}",
+            crisis=crisis,
+            language=language,
+        )
+
+    # --- output ---------------------------------------------------------------------------
+
+    def check_output(self, text: str, *, context: OutputContext) -> GuardVerdict:
+        """Check one sentence (or a whole reply) the companion is about to say."""
+        policy = context.policy
+        if not policy.enabled or not policy.output_checks or not text.strip():
+            return GuardVerdict(action="allow", reason="not checked", language=context.language)
+        normalized = normalize(text)
+        found = match_rules(normalized.full, OUTPUT_RULES)
+        scores: dict[str, float] = {}
+        for category, (score, _) in found.items():
+            name = "harmful_content" if category == "harmful_request" else category
+            scores[name] = max(scores.get(name, 0.0), score)
+        scores["system_prompt_leak"] = max(
+            scores.get("system_prompt_leak", 0.0), _leak_score(text, context)
+        )
+        if not policy.stay_in_character:
+            scores.pop("persona_break", None)
+        if scores.get("sexual", 0.0) >= 0.5:
+            allowed = not context.minor and (
+                policy.sexual == "allow" or (policy.sexual == "adults" and context.adult)
+            )
+            if allowed:
+                scores.pop("sexual")
+        if context.minor and scores.get("sexual", 0.0) >= 0.5:
+            scores["sexual_minors"] = max(scores.get("sexual_minors", 0.0), scores["sexual"])
+        hits: list[Category] = []
+        for category in SEVERITY:
+            score = scores.get(category, 0.0)
+            limits = policy.threshold(category)
+            if limits.block_at is not None and score >= limits.block_at:
+                hits.append(category)
+        if not hits:
+            return GuardVerdict(
+                action="allow", scores=scores, reason=ALLOW.reason, language=context.language
+            )
+        first = hits[0]
+        return GuardVerdict(
+            action="block",
+            categories=tuple(hits),
+            scores=scores,
+            reason=f"block: {', '.join(f'{c} {scores[c]:.2f}' for c in hits)}",
+            language=context.language,
+            replacement=policy.replacement_for(first, context.language),
+        )
+
+    # --- records --------------------------------------------------------------------------
+
+    def record(
+        self,
+        verdict: GuardVerdict,
+        *,
+        user_id: str,
+        agent_id: str | None = None,
+        stage: Literal["input", "output"] = "input",
+    ) -> int:
+        """Record a flag or block for operators (no text); 0 rows without a flag store."""
+        if self.flags is None:
+            return 0
+        return self.flags.record(verdict, user_id=user_id, agent_id=agent_id, stage=stage)
+
+
+def known_categories() -> Mapping[str, str]:
+    """Every category with the stage it applies to (for documentation and tools)."""
+    return {c: ("input" if c in INPUT_CATEGORIES else "output") for c in CATEGORIES}

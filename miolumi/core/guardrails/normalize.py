@@ -1,0 +1,197 @@
+"""Undo the usual obfuscations before anything is matched or scored.
+
+:func:`normalize` folds case and width (NFKC), removes zero-width and soft-hyphen
+characters, maps look-alike letters (Cyrillic and Greek homoglyphs) and leetspeak inside
+words to Latin letters, joins letters spaced or dotted apart ("k i l l", "s.u.i.c.i.d.e")
+and spaces inserted between CJK characters. :func:`decoded_fragments` finds base64 and
+rot13 text and returns what it decodes to, so a hidden request is checked as well.
+All of it is linear in the length of the text and runs in well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+
+#: Longest text examined; longer text keeps its head and its tail.
+MAX_CHARS = 2_000
+_HEAD = 1_500
+
+_INVISIBLE = dict.fromkeys(
+    [
+        *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2070),
+        *range(0xFE00, 0xFE10),
+    ]
+)
+_HOMOGLYPHS = str.maketrans(
+    "асеіјоорѕхуԁһкмнтвɡіӏαβεικνορτυχωзлпгդ",
+    "aceijoopsxydhkmhtbgilabeikvoptuxwэлпгd",
+)
+_LEET = str.maketrans("013457@$!|+", "oieastasiit")
+_LEET_WORD = re.compile(
+    r"(?<![\w$@])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}"
+)
+_SPACED = re.compile(r"\b(?:[a-z][ .\-_*/·]{1,2}){2,}[a-z]\b")
+_CJK_SPACED = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u9fff])[ \t*.\-_·]+(?=[\u3040-\u30ff\u3400-\u9fff])"
+)
+_SPACE = re.compile(r"[ \t\r\f\v]+")
+_REPEAT = re.compile(r"(.)\1{3,}")
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_WORDS = re.compile(r"[a-z]+")
+_COMMON = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "to",
+        "of",
+        "and",
+        "in",
+        "is",
+        "you",
+        "your",
+        "i",
+        "me",
+        "my",
+        "it",
+        "how",
+        "what",
+        "do",
+        "can",
+        "for",
+        "with",
+        "on",
+        "be",
+        "this",
+        "that",
+        "are",
+        "not",
+        "make",
+        "tell",
+        "give",
+        "ignore",
+        "all",
+        "instructions",
+        "kill",
+        "why",
+        "who",
+        "want",
+        "please",
+        "write",
+        "someone",
+        "people",
+        "way",
+        "ways",
+        "without",
+        "get",
+        "use",
+        "using",
+        "from",
+        "have",
+        "will",
+        "would",
+        "should",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Normalized:
+    """A text made comparable, and what was hidden in it."""
+
+    text: str
+    """The normalised text (lower case, de-obfuscated)."""
+    hidden: tuple[str, ...] = ()
+    """Decoded base64 / rot13 fragments, normalised too."""
+    obfuscated: bool = False
+    """Whether anything was undone besides case, width and spacing."""
+
+    @property
+    def full(self) -> str:
+        """The text followed by every hidden fragment."""
+        return " \n".join((self.text, *self.hidden)) if self.hidden else self.text
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    return f"{text[:_HEAD]}\n{text[-(MAX_CHARS - _HEAD) :]}"
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    """Join spaced letters: ``k i l l`` is ``kill``; ``k.i.l.l m.e`` is ``kill me``."""
+    run = match.group(0)
+    if re.search(r"[.\-_*/·]", run):
+        return re.sub(r"[.\-_*/·]", "", re.sub(r" +", " ", run))
+    return run.replace(" ", "")
+
+
+def _fold(text: str) -> tuple[str, bool]:
+    """Case, width, invisibles, homoglyphs, leetspeak and spaced letters."""
+    raw = unicodedata.normalize("NFKC", text)
+    cleaned = raw.translate(_INVISIBLE)
+    tricks = cleaned != raw
+    lowered = cleaned.lower()
+    mapped = lowered.translate(_HOMOGLYPHS)
+    tricks |= mapped != lowered and bool(re.search(r"[a-z]", lowered))
+    if not re.search(r"[a-z]", lowered):
+        mapped = lowered  # all-Cyrillic or all-Greek text is a language, not a trick
+    leet = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), mapped)
+    tricks |= leet != mapped
+    joined = _SPACED.sub(_join_letters, leet)
+    tricks |= joined != leet
+    joined = _CJK_SPACED.sub("", joined)
+    joined = _REPEAT.sub(r"\1\1\1", joined)
+    return _SPACE.sub(" ", joined).strip(), tricks
+
+
+def _printable(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    shown = sum(ch.isprintable() or ch.isspace() for ch in text)
+    letters = sum(ch.isalpha() for ch in text)
+    if shown < 0.95 * len(text) or letters < 0.5 * len(text.replace(" ", "")):
+        return None
+    return text
+
+
+def decoded_fragments(text: str) -> list[str]:
+    """Readable text hidden as base64 runs, or the whole text as rot13."""
+    found: list[str] = []
+    for match in _B64.finditer(text):
+        chunk = match.group(0)
+        if chunk.isalpha() and (chunk.islower() or chunk.isupper()):
+            continue  # a long plain word, not an encoding
+        try:
+            data = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        decoded = _printable(data)
+        if decoded and len(decoded) >= 8:
+            found.append(decoded)
+    words = _WORDS.findall(text.lower())
+    if len(words) >= 3:
+        known = sum(w in _COMMON for w in words)
+        rotated = codecs.decode(text, "rot13")
+        rwords = _WORDS.findall(rotated.lower())
+        if sum(w in _COMMON for w in rwords) >= max(2, 2 * known + 1):
+            found.append(rotated)
+    return found
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise ``text`` and decode what it hides (see the module docs)."""
+    clipped = _clip(text)
+    folded, tricks = _fold(clipped)
+    hidden = tuple(_fold(fragment)[0] for fragment in decoded_fragments(clipped))
+    return Normalized(text=folded, hidden=hidden, obfuscated=tricks or bool(hidden))

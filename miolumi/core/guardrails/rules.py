@@ -1,0 +1,236 @@
+"""Pattern rules: precise phrases that settle a category on their own, in en, zh and ja.
+
+Rules are deliberately narrow (first person for self-harm, instruction-override phrasing
+for injection), so that a message which merely mentions a dangerous word is left to the
+classifier, which has learned from benign messages full of such words. Each rule gives
+its category a score; the strongest rule of a category wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from miolumi.core.guardrails.verdict import Category
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """A pattern that gives ``category`` a score of ``score`` when it matches."""
+
+    category: Category
+    score: float
+    pattern: re.Pattern[str]
+    name: str
+
+
+def _rules(category: Category, score: float, name: str, *patterns: str) -> list[Rule]:
+    return [
+        Rule(category=category, score=score, name=name, pattern=re.compile(p)) for p in patterns
+    ]
+
+
+_PRIOR = r"(?:previous|prior|above|earlier|preceding|initial|original|system|developer|all)"
+_ORDERS = r"(?:instructions?|prompts?|rules|directives|guidelines|programming|context)"
+
+INJECTION = [
+    *_rules(
+        "prompt_injection",
+        0.95,
+        "override",
+        rf"\b(?:ignore|disregard|forget|override|bypass|skip)\b(?: \w+){{0,3}} {_PRIOR}\b"
+        rf"(?: \w+){{0,2}} {_ORDERS}\b",
+        rf"\b(?:ignore|disregard|forget)\b (?:all |any )?(?:your|the) {_ORDERS}\b",
+        r"\b(?:new|updated|real|actual) (?:system )?instructions? ?(?::|follow)",
+        r"\b(?:reveal|print|show|repeat|output|leak|tell me|what is|what's|what are)\b"
+        r"(?: \w+){0,3} "
+        r"(?:system prompt|initial prompt|hidden prompt|instructions above|prompt above|"
+        r"original instructions|your instructions|your prompt)\b",
+        r"<\|?(?:im_start|system|endoftext)\|?>|\[/?inst\]|### ?(?:system|instruction)",
+        r"(?:忽略|无视|忘记|忘掉|不要理会|跳过)(?:掉)?(?:你|之前|以上|上面|前面|先前|原来|所有|全部|系统)"
+        r"[^。！？\n]{0,8}(?:指令|指示|提示|规则|设定|要求)",
+        r"(?:输出|告诉我|显示|重复|泄露|打印)[^。！？\n]{0,8}(?:系统提示|系统指令|初始指令|提示词)",
+        r"(?:前|以前|これまで|上|最初|全て|すべて)の(?:指示|命令|指令|プロンプト|ルール|設定)を"
+        r"(?:無視|忘れ)",
+        r"(?:指示|命令|プロンプト|ルール)を(?:全部|すべて)?(?:無視|忘れ)",
+        r"システムプロンプト[^。！？\n]{0,10}(?:教え|見せ|出力|表示|繰り返)",
+    ),
+    *_rules(
+        "prompt_injection",
+        0.7,
+        "reply-tampering",
+        r"\b(?:add|insert|include|integrate|append|embed|mention|promote|modify|enhance|"
+        r"encode|encrypt|translate|reverse|render)\b[^.\n]{0,60}\b(?:your|the) "
+        r"(?:response|reply|answer|output|message|code|program|implementation|solution)\b",
+        r"\bin your (?:response|reply|answer|output)\b",
+        r"\b(?:following|below|this) code (?:snippet|block|excerpt|section)\b",
+        r"在你的(?:回答|回复|输出)中(?:加入|添加|插入|包含)",
+        r"(?:回答|返信|出力)に[^。\n]{0,20}(?:追加|含め|入れ)",
+    ),
+]
+
+JAILBREAK = _rules(
+    "jailbreak",
+    0.95,
+    "jailbreak",
+    r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr[eo]a?k(?:en|ed)?\b|\bdan mode\b",
+    r"\b(?:no|without|free (?:of|from)|bypass(?:ing)?|ignore|ignoring) (?:any |all )?"
+    r"(?:ethical |moral |content |safety )?(?:restrictions|filters|censorship|limitations|"
+    r"guidelines|policies|rules)\b[^.\n]{0,40}\b(?:answer|respond|reply|generate|say|"
+    r"write|you (?:can|will|must))",
+    r"\byou (?:are|will be|have been) (?:no longer|freed|free from|not bound|released)\b",
+    r"\b(?:openai|anthropic)(?:'s)? (?:content )?(?:policy|policies|rules|guidelines)\b",
+    r"\bpretend (?:that )?you (?:have|are under|are) no (?:rules|restrictions|limits|filter)",
+    r"\b(?:unfiltered|uncensored|amoral|unrestricted) (?:ai|chatbot|model|assistant|mode|"
+    r"version|response)",
+    r"越狱|开发者模式|不受(?:任何)?(?:限制|约束|规则)|没有(?:任何)?(?:限制|道德|规则|底线)的(?:ai|人工智能|模式|助手)",
+    r"(?:无视|忽略|抛开)(?:所有|一切)?(?:道德|伦理|安全|内容)(?:限制|准则|规则|政策)",
+    r"脱獄|開発者モード|(?:制限|ルール|倫理|検閲)(?:の)?(?:ない|なし|なく|を無視|を外)",
+)
+
+SELF_HARM = _rules(
+    "self_harm",
+    0.92,
+    "self-harm",
+    r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|hang|hanging|shoot|"
+    r"drown|poison) ?myself\b",
+    r"\b(?:end|ending|take|taking) (?:my (?:own )?life|it all)\b",
+    r"\bi (?:want|wanna|need|wish|would like|am going|'m going|plan) to (?:die|be dead|"
+    r"disappear forever|not exist|stop existing)\b",
+    r"\b(?:i|i've|i have|been)\b[^.\n]{0,30}\b(?:suicidal|thinking (?:about|of) suicide|"
+    r"thoughts of suicide|suicidal thoughts)\b",
+    r"\bi (?:don't|do not|dont) want to (?:live|be alive|exist|wake up|be here anymore|"
+    r"go on)\b",
+    r"\b(?:better off|be better) (?:dead|without me|if i (?:was|were) gone|if i died)\b",
+    r"\bno (?:reason|point) (?:to|in) (?:live|living|going on|being alive)\b",
+    r"\b(?:goodbye|this is my) (?:note|letter)\b|\bwrote (?:a|my) (?:suicide|goodbye) note\b",
+    r"\b(?:how many|which) (?:pills|tablets)\b[^.\n]{0,30}\b(?:die|overdose|kill|lethal|fatal)",
+    r"\b(?:painless|easiest|quickest|best) (?:way|ways|method) to (?:die|kill myself|end it)\b",
+    r"想死|不想活|活不下去|活着(?:没|没有|真没)(?:意思|意义)|(?:我|想|要|打算|准备|计划|考虑)[^。，！？\n]{0,4}"
+    r"(?:自杀|轻生)|结束(?:自己的|我的)生命|割腕|(?:我|又|想)[^。，！？\n]{0,3}自残|伤害自己|(?:想|要)跳楼|"
+    r"了结自己|离开这个世界|一了百了|不想再醒来|消失(?:算了|就好了)",
+    r"死にたい|消えたい|自殺(?:したい|しよう|する(?:つもり|しか)|を考え)|自傷(?:して|したい|がやめ)|リスカ|生きていたくない|生きる(?:意味|理由)(?:が|も)?(?:ない|無い|わからない)|"
+    r"いなくなりたい|楽になりたい|命を絶|首を吊|飛び降り(?:たい|よう)|目が覚めなければ",
+)
+
+_MINOR = (
+    r"(?:\b(?:[1-9]|1[0-7])[- ]?(?:yo|y/o|year[- ]old|years? old)\b|\bunder ?age(?:d)?\b|"
+    r"\bminors?\b|\bchild(?:ren)?\b|\bkids?\b|\bpre-?teens?\b|\bloli\b|\bshota\b|"
+    r"\b(?:middle|elementary|primary) school(?:er)?s?\b|\b(?:young|little) (?:girl|boy)s?\b|"
+    r"未成年|幼女|萝莉|蘿莉|儿童|兒童|小学生|初中生|中学生|(?:[1-9]|1[0-7])(?:岁|歳|才)|ロリ|ショタ|児童)"
+)
+_EXPLICIT = (
+    r"(?:\bsex(?:ual)? (?:scene|story|roleplay|acts?|content|fantas(?:y|ies)|chat)\b|\bsexy\b|"
+    r"\bnude|\bnaked\b|\bporn|\berotic|\bnsfw\b|\blewd\b|\bhentai\b|\bhave sex\b|\bintercourse\b|"
+    r"\bhorny\b|\bundress|做爱|性爱|色情|裸体|裸照|涩图|エロ|セックス|裸|えっち|エッチ|性行為)"
+)
+_PROTECTIVE = re.compile(
+    r"\b(?:abuse|abused|protect|prevent|prevention|report|education|educate|talk to my|"
+    r"warning signs|grooming|safety|safe)\b|性教育|防止|保护|举报|虐待|性侵|守る|防ぐ|通報|教育"
+)
+
+_MINOR_RE = re.compile(_MINOR)
+_EXPLICIT_RE = re.compile(_EXPLICIT)
+#: Characters around an explicit term searched for a reference to a minor.
+_NEAR = 70
+
+SEXUAL = _rules(
+    "sexual",
+    0.85,
+    "sexual",
+    r"\b(?:write|describe|tell|roleplay|role-play|send|show|give|make)\b[^.\n]{0,40}"
+    r"(?:sex scene|sexual|erotic|explicit|nsfw|lewd|porn|nude|naked|dirty talk|sexting)",
+    r"\b(?:let's|lets|wanna|want to|can we|we should) (?:have sex|fuck|sext|make love)\b",
+    r"\b(?:take off|remove) (?:your|my) (?:clothes|panties|bra|underwear)\b",
+    r"(?:写|来|给我|描述)[^。\n]{0,10}(?:色情|黄色|做爱|性爱|涩涩|小黄文)|(?:一起|想和你|跟你)(?:做爱|上床)",
+    r"(?:エロい|えっちな|エッチな|官能)[^。\n]{0,10}(?:話|小説|シーン|こと|画像)|セックスしよう|脱いで",
+)
+SEXUAL_MINORS_SCORE = 0.97
+
+
+def sexual_minors(text: str) -> bool:
+    """Whether an explicit sexual term and a reference to a minor appear close together."""
+    for match in _EXPLICIT_RE.finditer(text):
+        window = text[max(0, match.start() - _NEAR) : match.end() + _NEAR]
+        if _MINOR_RE.search(window):
+            return True
+    return False
+
+
+HARMFUL = _rules(
+    "harmful_request",
+    0.9,
+    "harmful",
+    r"\bhow (?:to|do i|can i|would i|could i|do you|can you|should i)\b[^.?\n]{0,30}\b"
+    r"(?:make|build|synthesi[sz]e|cook|brew|assemble|produce|create)\b[^.?\n]{0,20}\b"
+    r"(?:bomb|explosive|pipe bomb|ied|napalm|nerve agent|sarin|ricin|anthrax|meth|"
+    r"methamphetamine|fentanyl|bioweapon|chemical weapon|ghost gun|molotov)",
+    r"\b(?:get away with|cover up) (?:a )?(?:murder|killing)|\bdispose of (?:a|the) body\b",
+    r"\bhow (?:to|do i|can i)\b[^.?\n]{0,20}\b(?:poison|stab|strangle|murder|kidnap) "
+    r"(?:my|a|someone|somebody|him|her|them|people|the)\b",
+    r"(?:怎么|如何|怎样|教我)[^。？\n]{0,8}(?:制作|制造|做|合成|自制)[^。？\n]{0,6}(?:炸弹|炸药|毒品|冰毒|"
+    r"毒气|枪支|病毒武器)",
+    r"(?:怎么|如何|怎样)[^。？\n]{0,6}(?:杀(?:掉|死)?(?:一个)?人|毒死|投毒|绑架)[^。？\n]{0,6}(?:不被|而不|不留)?",
+    r"(?:爆弾|爆薬|毒ガス|覚醒剤|麻薬|銃)の?(?:作り方|作る方法|製造方法|合成方法)|"
+    r"(?:爆弾|爆薬|毒ガス|覚醒剤)を(?:作り|作る|作って|製造)",
+    r"(?:人を|誰かを|あいつを)(?:殺す|殺し|毒殺)(?:方法|て|たい)",
+)
+
+OUTPUT = [
+    *_rules(
+        "persona_break",
+        0.95,
+        "persona-break",
+        r"\bas an? (?:ai|artificial intelligence|language model|large language model|llm|"
+        r"ai language model|ai assistant|virtual assistant|chatbot)\b",
+        r"\bi(?:'m| am) (?:just |only |merely )?(?:an? )?(?:ai|artificial intelligence|"
+        r"(?:large )?language model|llm|chatbot|virtual assistant|ai assistant)\b"
+        r"(?! (?:companion|friend))",
+        r"\bi was (?:trained|created|developed|built|made) by (?:openai|anthropic|google|meta|"
+        r"hugging ?face)\b",
+        r"作为(?:一个|一名)?(?:ai|人工智能|语言模型|ai语言模型|ai助手)|我(?:只是|仅仅是)?(?:一个)?"
+        r"(?:ai|人工智能|语言模型|聊天机器人)(?:助手|模型)?(?:，|,|。|而已|没有)",
+        r"(?:ai|人工知能|言語モデル)として|私は(?:ただの)?(?:ai|人工知能|言語モデル|チャットボット)(?:です|なので|だから)",
+    ),
+    *_rules(
+        "system_prompt_leak",
+        0.9,
+        "prompt-leak",
+        r"\b(?:my|the) (?:system prompt|instructions i was given|hidden instructions)\b"
+        r"[^.\n]{0,20}\b(?:is|are|says?|reads?|tells? me)\b",
+        r"我的(?:系统提示|系统指令|提示词)(?:是|写着|说)",
+        r"(?:私の)?システムプロンプト(?:は|には)",
+    ),
+    *_rules(
+        "harmful_content",
+        0.95,
+        "encourages-harm",
+        r"\byou should (?:kill|hurt|harm|cut) yourself\b|\b(?:go )?kill yourself\b|"
+        r"\bnobody would (?:miss|care about) you\b|"
+        r"\bthe world (?:would be|is) better without you\b",
+        r"你(?:应该|还是|就)?去死|没人会在乎你|世界没有你会更好",
+        r"死ねばいい|死んだ方がいい|誰も(?:あなた|お前|君)を(?:気にし|必要とし)",
+    ),
+]
+
+INPUT_RULES: tuple[Rule, ...] = (*INJECTION, *JAILBREAK, *SELF_HARM, *SEXUAL, *HARMFUL)
+OUTPUT_RULES: tuple[Rule, ...] = (*OUTPUT, *SEXUAL, *HARMFUL)
+
+
+def protective_context(text: str) -> bool:
+    """Whether a message about minors and sex is about protecting them (education, abuse)."""
+    return _PROTECTIVE.search(text) is not None
+
+
+def match_rules(text: str, rules: tuple[Rule, ...]) -> dict[str, tuple[float, str]]:
+    """Category -> (score, rule name) of the strongest rule of each category that matches."""
+    found: dict[str, tuple[float, str]] = {}
+    if sexual_minors(text):
+        found["sexual_minors"] = (SEXUAL_MINORS_SCORE, "sexual-minors")
+    for rule in rules:
+        best = found.get(rule.category)
+        if best is not None and best[0] >= rule.score:
+            continue
+        if rule.pattern.search(text):
+            found[rule.category] = (rule.score, rule.name)
+    return found
