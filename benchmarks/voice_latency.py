@@ -1,0 +1,157 @@
+"""Time to first audio: speaking sentence by sentence while the reply streams, vs at the end.
+
+A scripted model streams a reply at a fixed rate (default 30 tokens/s, 150 tokens) through
+the real turn graph with voice on. For each run we note when the first sentence is
+complete in the token stream, when the first ``audio`` event arrives, and when generation
+ends; the baseline, in the same run, waits for the whole reply and then synthesises it
+(time to its first audio chunk). Medians over ``--runs``.
+
+Targets: first audio <= first sentence end + one synthesis of that sentence, and
+<= 25% of the baseline's time to first audio.
+
+    python benchmarks/voice_latency.py [--engine piper|espeak] [--rate 30] [--tokens 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from miolumi.config import load_settings
+from miolumi.core.models.registry import ModelProvider
+from miolumi.core.voice import SentenceSplitter, VoiceSpec
+from miolumi.graphs.context import TurnContext
+from miolumi.graphs.lumi import builder
+from miolumi.hookspecs import hookimpl
+from miolumi.plugins import load_plugins
+from miolumi.services import Services
+from miolumi.testing import ScriptedChatModel
+
+SENTENCES = [
+    "I remember you said the week felt long and heavy.",
+    "That makes sense after everything you carried at work.",
+    "Maybe tonight could be slow, with tea and a quiet walk outside.",
+    "You do not have to fix everything before the weekend starts.",
+    "I am proud of how you kept going, even on the hard days.",
+    "Tell me one small thing that went right today, anything at all.",
+    "Sometimes the tiny good moments are the ones worth keeping.",
+    "I will be right here when you want to talk about the rest.",
+    "And if you just want company, that is fine too, truly.",
+    "Rest well, and let tomorrow be a little lighter for you.",
+    "Sleep can wait a few minutes while we share a quiet thought.",
+    "Goodnight for now, my friend, and thank you for telling me.",
+]
+
+
+def reply_of(tokens: int) -> str:
+    words: list[str] = []
+    for sentence in SENTENCES * 4:
+        words.extend(sentence.split())
+        if len(words) >= tokens:
+            break
+    text = " ".join(words[:tokens])
+    return text if text.endswith(".") else text + "."
+
+
+class Scripted:
+    def __init__(self, model: ScriptedChatModel) -> None:
+        self.model = model
+
+    @hookimpl
+    def register_model_providers(self, register):  # type: ignore[no-untyped-def]
+        register(
+            ModelProvider(
+                name="scripted",
+                description="fixed-rate replies",
+                create=lambda request: self.model,
+                is_configured=lambda settings: True,
+                local=True,
+            )
+        )
+
+
+async def one_run(services: Services, reply: str, *, voice: bool) -> dict[str, float]:
+    graph = builder.compile(checkpointer=InMemorySaver())
+    context = TurnContext(services=services, model="scripted:x", voice=voice)
+    config = {"configurable": {"thread_id": f"t{time.perf_counter_ns()}"}}
+    splitter = SentenceSplitter()
+    marks: dict[str, float] = {}
+    start = time.perf_counter()
+    async for event in graph.astream(
+        {"user_input": "I'm tired."}, config, context=context, stream_mode="custom"
+    ):
+        now = time.perf_counter() - start
+        if event["type"] == "token":
+            marks["generation_end"] = now
+            if "first_sentence" not in marks and splitter.push(event["text"]):
+                marks["first_sentence"] = now
+        elif event["type"] == "audio" and "first_audio" not in marks:
+            marks["first_audio"] = now
+    if not voice:  # the baseline: the whole reply, synthesised once it is complete
+        async for item in services.voice.speak(reply, language="en"):
+            marks["first_audio"] = time.perf_counter() - start
+            del item
+            break
+    return marks
+
+
+async def synthesis_time(services: Services, text: str) -> float:
+    chain = services.voice.chain()
+    engine = chain.engines_for(text, "en")[0]
+    start = time.perf_counter()
+    async for _ in engine.synthesize(text, language="en", voice=VoiceSpec()):
+        break
+    return time.perf_counter() - start
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--engine", default="piper", help="TTS engine (piper, espeak, ...)")
+    parser.add_argument("--rate", type=float, default=30.0, help="tokens per second")
+    parser.add_argument("--tokens", type=int, default=150, help="tokens in the reply")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    reply = reply_of(args.tokens)
+    home = Path(tempfile.mkdtemp(prefix="miolumi-bench-"))
+    settings = load_settings(home=home, tts_engines=args.engine)
+    plugins = load_plugins(settings, entrypoints=False)
+    model = ScriptedChatModel(replies=[reply], delay=1.0 / args.rate)
+    plugins.manager.register(Scripted(model), name="scripted")
+    services = Services.create(settings=settings, plugins=plugins)
+    await services.voice.warm_up(["en"])
+    first = SENTENCES[0]
+    synth = statistics.median([await synthesis_time(services, first) for _ in range(5)])
+    streamed, baseline = [], []
+    for _ in range(args.runs):
+        streamed.append(await one_run(services, reply, voice=True))
+        baseline.append(await one_run(services, reply, voice=False))
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    first_sentence, first_audio = med(streamed, "first_sentence"), med(streamed, "first_audio")
+    generation_end, base_audio = med(streamed, "generation_end"), med(baseline, "first_audio")
+    print(f"engine {args.engine}, {args.tokens} tokens at {args.rate:g} tokens/s, "
+          f"median of {args.runs} runs")  # fmt: skip
+    print(f"  first sentence complete      {first_sentence:7.3f} s")
+    print(f"  synthesis of that sentence   {synth:7.3f} s")
+    print(f"  first audio (streaming)      {first_audio:7.3f} s")
+    print(f"  end of generation            {generation_end:7.3f} s")
+    print(f"  first audio (baseline)       {base_audio:7.3f} s")
+    bound = first_sentence + synth
+    ratio = first_audio / base_audio
+    print(f"  first audio <= sentence + synthesis ({bound:.3f} s): "
+          f"{'yes' if first_audio <= bound else 'NO'}")  # fmt: skip
+    print(f"  first audio / baseline = {ratio:.1%} (target <= 25%): "
+          f"{'yes' if ratio <= 0.25 else 'NO'}")  # fmt: skip
+    await services.voice.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

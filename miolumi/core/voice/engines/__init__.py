@@ -1,0 +1,1 @@
+"""Built-in TTS engines; each module has ``create(settings)`` and imports its library lazily."""
