@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--ja", type=Path, default=HERE / "data" / "emotion_ja.tsv")
     parser.add_argument("--latency-messages", type=int, default=3000)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="weights to measure")
     args = parser.parse_args(argv)
 
-    engine = EmotionEngine()
+    engine = EmotionEngine(weights_dir=args.weights)
     engine.analyze("warm up")
     engine.analyze("预热")
 
@@ -174,8 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     print(f"\n50 kB paste ({len(long_text):,} chars): {paste_ms:.2f} ms")
-    size = sum(p.stat().st_size for p in WEIGHTS_DIR.iterdir())
-    print(f"Shipped weights: {size / 1e6:.1f} MB in {WEIGHTS_DIR.name}/ (target < 20 MB)")
+    size = sum(p.stat().st_size for p in args.weights.iterdir())
+    print(f"Shipped weights: {size / 1e6:.1f} MB in {args.weights}/ (target < 20 MB)")
 
 
 if __name__ == "__main__":

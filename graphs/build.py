@@ -17,6 +17,8 @@ from miolumi.graphs.nodes.budget import (
 from miolumi.graphs.nodes.emotion import emotion
 from miolumi.graphs.nodes.finish import finish
 from miolumi.graphs.nodes.generate import Node, SystemPrompt, make_generate
+from miolumi.graphs.nodes.guard import after_guard, make_guard_input
+from miolumi.graphs.nodes.memory import retrieve_memories, write_memories
 from miolumi.graphs.nodes.receive import receive
 from miolumi.graphs.state import TurnInput, TurnOutput, TurnState
 
@@ -28,6 +30,7 @@ def turn_builder(
     after_generate: Sequence[tuple[str, Node]] = (),
     budget_message: BudgetMessage = default_budget_message,
     after_turn: Sequence[tuple[str, Node]] = (),
+    product: str | None = None,
 ) -> StateGraph[TurnState, TurnContext, TurnInput, TurnOutput]:
     """Wire ``receive -> generate -> finish`` for a product's system prompt.
 
@@ -36,25 +39,37 @@ def turn_builder(
     right before ``generate`` and sends a stopped turn (with ``budget_message``) to ``finish``.
     ``emotion`` reads the user's message right after ``receive`` (emotion and orb events);
     ``after_turn`` nodes run once ``turn_end`` is out (Lumi: its seed and snapshots).
+    ``retrieve_memories`` runs after ``emotion`` (the prompt gets the memories with their
+    dates); ``write_memories`` right after ``finish`` hands the exchange to the background
+    writer, so the reply never waits for it.
+    ``guard_input`` checks the message right after ``receive`` with ``product``'s policy;
+    a blocked message is refused and goes straight to ``finish``.
     """
     builder = StateGraph(
         TurnState, context_schema=TurnContext, input_schema=TurnInput, output_schema=TurnOutput
     )
     builder.add_node("receive", receive)
+    builder.add_node("guard_input", make_guard_input(product))
     builder.add_node("emotion", emotion)
     builder.add_node("budget", make_budget(system_prompt, budget_message))
     builder.add_node("generate", make_generate(system_prompt))
     builder.add_node("finish", finish)
+    builder.add_node("retrieve_memories", retrieve_memories)
+    builder.add_node("write_memories", write_memories)
     builder.add_edge(START, "receive")
     for name, node in (*before_generate, *after_generate):
         builder.add_node(name, node)
-    chain = ["receive", "emotion", *(n for n, _ in before_generate), "budget"]
+    chain = ["receive", "guard_input", "emotion", "retrieve_memories"]
+    chain += [*(n for n, _ in before_generate), "budget"]
     chain += ["generate", *(n for n, _ in after_generate), "finish"]
     for source, target in pairwise(chain):
-        if source != "budget":
+        if source not in ("budget", "guard_input"):
             builder.add_edge(source, target)
+    builder.add_conditional_edges(
+        "guard_input", after_guard, {"continue": "emotion", "finish": "finish"}
+    )
     builder.add_conditional_edges("budget", after_budget, ["generate", "finish"])
-    tail = ["finish", *(n for n, _ in after_turn), END]
+    tail = ["finish", "write_memories", *(n for n, _ in after_turn), END]
     for name, node in after_turn:
         builder.add_node(name, node)
     for source, target in pairwise(tail):

@@ -17,6 +17,8 @@ class TurnContext:
     """The Mio persona spoken to; None is the user's global stream (Lumi)."""
     model: str | None = None
     """``provider:name`` of the chat model; None uses the configured default."""
+    voice: bool | None = None
+    """Speak the reply (``audio`` events); None follows the ``voice`` setting."""
     services: Services | None = None
     """Shared resources; None builds them once from the environment."""
 

@@ -8,6 +8,7 @@ personality seed after the first exchanges and takes snapshots afterwards.
 from __future__ import annotations
 
 from miolumi.core.emotion import EmotionState
+from miolumi.core.memory.types import render_memories
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.growth import grow
@@ -24,9 +25,9 @@ def system_prompt(state: TurnState, context: TurnContext) -> str:
         snapshot.personality if snapshot else None,
         mood=EmotionState.from_dict(state.companion_emotion) if state.companion_emotion else None,
         user_emotion=EmotionState.from_dict(state.user_emotion) if state.user_emotion else None,
-        memories=(),
+        memories=render_memories(state.memories),
     )
 
 
-builder = turn_builder(system_prompt, after_turn=[("grow", grow)])
+builder = turn_builder(system_prompt, after_turn=[("grow", grow)], product="lumi")
 graph = builder.compile(name="lumi")

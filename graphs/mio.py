@@ -6,6 +6,7 @@ played at the turn's relationship stage, and the stage is stored once the reply 
 
 from __future__ import annotations
 
+from miolumi.core.memory.types import render_memories
 from miolumi.core.relationship import AgeStatus
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
@@ -30,7 +31,7 @@ def system_prompt(state: TurnState, context: TurnContext) -> str:
         romance_allowed=planned["romance_allowed"] if planned else False,
         age=AgeStatus(planned["age"]) if planned else AgeStatus.UNKNOWN,
         emotion=emotion_signal(state),
-        memories=(),
+        memories=render_memories(state.memories),
         plugins=context.resources().plugins,
     )
 
@@ -39,5 +40,6 @@ builder = turn_builder(
     system_prompt,
     before_generate=[("plan_relationship", plan_relationship)],
     after_generate=[("relationship", relationship)],
+    product="mio",
 )
 graph = builder.compile(name="mio")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
+from miolumi.core.memory.types import RecalledMemory
 from miolumi.events import RelationshipEvent, Usage
 
 
@@ -58,3 +59,11 @@ class TurnState:
     companion_emotion: dict[str, Any] | None = None
     """The companion's mood (``EmotionState.to_dict``): its response before the reply, what
     its reply expressed after; kept across turns and shown by the orb."""
+    guard: dict[str, Any] | None = None
+    """The guardrails' verdict on this turn's message (``GuardVerdict.to_dict`` plus the
+    ``product``), set by ``guard_input``; ``crisis`` in it turns the reply to crisis care."""
+    guard_note: str | None = None
+    """What a flag adds to this turn's generation prompt (crisis care, stay yourself)."""
+    memories: list[RecalledMemory] = field(default_factory=list)
+    """Memories of the user recalled for this turn (scoped to ``context.agent_id``), most
+    relevant first, each with its date; rendered into the system prompt."""

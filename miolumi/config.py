@@ -110,6 +110,26 @@ class Settings(BaseSettings):
         description="Comma-separated plugin names to load from entry points ('' loads none).",
     )
     trace_plugins: bool = Field(default=False, description="Log every hook call to stderr.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="Chroma server URL (http://host:8000) for memories; unset keeps them in "
+        "a local Chroma directory under the data dir.",
+    )
+    embeddings: str = Field(
+        default="use-m3",
+        description="Memory embeddings: 'use-m3' (bundled, multilingual), 'e5-small' (needs "
+        "the e5 extra) or 'openai:<model>' (the configured endpoint).",
+    )
+    memory_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Relevance weights overriding the defaults (names in "
+        "miolumi.core.memory.relevance), e.g. {'lexical': 0.6, 'recency': 0.1}.",
+    )
+    memory_extraction: Literal["auto", "llm", "rules", "off"] = Field(
+        default="auto",
+        description="How memories are written after a turn: 'auto' uses the chat model when it is "
+        "a remote one and rules otherwise; 'off' writes nothing.",
+    )
     prices: dict[str, dict[str, Decimal]] = Field(
         default_factory=dict,
         description="USD per unit overriding the built-in price table, keyed "
@@ -146,6 +166,31 @@ class Settings(BaseSettings):
     budget_degrade_model: str | None = Field(
         default=None, description="Cheaper model ('provider:name') used when degrading."
     )
+    voice: bool = Field(
+        default=False,
+        description="Speak replies: audio events while the reply streams (`chat --voice`).",
+    )
+    tts_engines: str | None = Field(
+        default=None,
+        description="Comma-separated TTS engines to use, in order of preference (default: "
+        "every available one: openai, piper, kokoro, openjtalk, espeak).",
+    )
+    tts_model: str | None = Field(
+        default=None,
+        description="Speech model of the OpenAI-compatible /audio/speech endpoint, e.g. "
+        "tts-1 (unset: no remote speech).",
+    )
+    stt_model: str | None = Field(
+        default=None,
+        description="Transcription model of the OpenAI-compatible /audio/transcriptions "
+        "endpoint, e.g. whisper-1 (unset: the offline engine, if installed).",
+    )
+    voice_base_url: str | None = Field(
+        default=None, description="Endpoint for speech and transcription (default: base_url)."
+    )
+    voice_api_key: SecretStr | None = Field(
+        default=None, description="Key of the speech endpoint (default: api_key)."
+    )
     emotion_mode: Literal["local", "llm"] = Field(
         default="local",
         description="How the user's emotion is read: 'local' (offline classifier) or 'llm' "
@@ -159,6 +204,28 @@ class Settings(BaseSettings):
     )
     lumi_max_drift: float = Field(
         default=0.15, gt=0, le=1, description="Most a Lumi trait may move per snapshot (0..1)."
+    )
+    guard_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Guardrail policy overrides: optional 'default', 'products.<mio|lumi>' and "
+        "'personas.<id>' tables of thresholds, sexual ('block', 'adults', 'allow'), "
+        "stay_in_character, output_checks, refusal and replacements (see "
+        "miolumi.core.guardrails.policy).",
+    )
+    crisis_resources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Crisis resources by locale ('en', 'en-GB', 'zh', 'zh-TW', 'ja'...) "
+        "added to or replacing the built-in table, e.g. {'en-GB': ['Samaritans: 116 123']}.",
+    )
+    crisis_locale: str | None = Field(
+        default=None,
+        description="Region whose crisis resources are offered for its language, e.g. en-GB "
+        "(unset: each language's default entry).",
+    )
+    guard_judge_model: str | None = Field(
+        default=None,
+        description="Chat model ('provider:name') asked about borderline guardrail scores "
+        "(unset: local checks only).",
     )
 
     @field_validator("base_url")

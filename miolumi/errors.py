@@ -123,3 +123,62 @@ class SeedExtractionError(MiolumiError):
 
 class SnapshotNotFoundError(MiolumiError):
     """A requested Lumi personality snapshot or seed does not exist."""
+
+
+class MemoriesError(MiolumiError):
+    """Base of errors about stored memories."""
+
+
+class MemoryInputError(MemoriesError, InputError):
+    """A memory (text, metadata, id, dump) cannot be stored as it is."""
+
+
+class MemoryNotFoundError(MemoriesError):
+    """No memory has the requested id in the requested scope."""
+
+    def __init__(self, memory_id: str) -> None:
+        self.memory_id = memory_id
+        super().__init__(
+            f"No memory {memory_id!r} for this user and persona: list the ids with "
+            "`miolumi memory list --user ID [--persona NAME]`."
+        )
+
+
+class MemoryStoreError(MemoriesError, StorageError):
+    """The memory store (Chroma directory or server) cannot be opened, read or written.
+
+    ``stored`` holds the ids already written when a bulk write failed part-way, so
+    nothing is reported as stored that is not, and nothing stored goes unreported.
+    """
+
+    def __init__(self, message: str, *, stored: list[str] | None = None) -> None:
+        self.stored = list(stored or [])
+        super().__init__(message)
+
+
+class EmbeddingError(MemoriesError):
+    """Texts cannot be embedded (model missing, endpoint unreachable)."""
+
+
+class GuardModelError(MiolumiError):
+    """The guardrails' classifier weights are missing or unreadable."""
+
+
+class GuardPolicyError(ConfigError):
+    """A guardrails policy or crisis-resource table in the configuration is invalid."""
+
+
+class VoiceError(MiolumiError):
+    """Base of errors about speech (text-to-speech and speech-to-text)."""
+
+
+class VoiceUnavailableError(VoiceError):
+    """No engine can speak (or transcribe) this: an extra to install or a setting to set."""
+
+
+class SpeechFailedError(VoiceError):
+    """Every engine able to speak (or transcribe) something failed."""
+
+
+class AudioInputError(VoiceError, InputError):
+    """Audio given for transcription cannot be read."""

@@ -6,6 +6,7 @@ each is a plain JSON-ready dict with a ``type`` key, so the server can forward i
 
 from __future__ import annotations
 
+import base64
 from typing import Literal, NotRequired, TypedDict
 
 
@@ -121,8 +122,53 @@ class OrbEvent(TypedDict):
     transition_ms: int
 
 
+class AudioEvent(TypedDict):
+    """A piece of the spoken reply, in order; chunks of one turn play back to back.
+
+    Emitted while the reply is still being generated (voice on): each sentence is
+    spoken as soon as it is complete, split by language, by the first engine that reads
+    it. ``data`` is base64 of ``format`` audio: ``pcm_s16le`` is signed 16-bit
+    little-endian mono samples at ``sample_rate``.
+    """
+
+    type: Literal["audio"]
+    format: Literal["pcm_s16le"]
+    sample_rate: int
+    data: str
+    """Base64 of the audio bytes."""
+    seq: int
+    """Position of this chunk in the turn's audio, from 0, with no gaps."""
+    sentence: int
+    """Index of the reply sentence this chunk speaks, from 0."""
+    language: str
+    """ISO 639-1 code of the segment spoken."""
+    engine: str
+    """The TTS engine that spoke it."""
+
+
+class GuardEvent(TypedDict):
+    """A guardrail flagged or blocked something (``miolumi.core.guardrails.GuardVerdict``).
+
+    ``input``: the user's message (``block``: the reply is the refusal that follows as
+    tokens; ``flag`` with ``crisis``: the reply turns to crisis care). ``output``: a
+    sentence of the reply was replaced before it was shown (``replaced``).
+    """
+
+    type: Literal["guard"]
+    stage: Literal["input", "output"]
+    action: Literal["allow", "flag", "block"]
+    categories: list[str]
+    scores: dict[str, float]
+    """Scores of the categories that scored at least 0.05."""
+    reason: str
+    crisis: bool
+    replaced: NotRequired[bool]
+
+
 Event = (
     TokenEvent
+    | GuardEvent
+    | AudioEvent
     | TurnEndEvent
     | ErrorEvent
     | RelationshipEvent
@@ -135,6 +181,22 @@ Event = (
 def token(text: str) -> TokenEvent:
     """Build a token event."""
     return {"type": "token", "text": text}
+
+
+def audio(
+    pcm: bytes, *, sample_rate: int, seq: int, sentence: int, language: str, engine: str
+) -> AudioEvent:
+    """Build an audio event from 16-bit mono PCM."""
+    return {
+        "type": "audio",
+        "format": "pcm_s16le",
+        "sample_rate": sample_rate,
+        "data": base64.b64encode(pcm).decode("ascii"),
+        "seq": seq,
+        "sentence": sentence,
+        "language": language,
+        "engine": engine,
+    }
 
 
 def error(code: str, message: str) -> ErrorEvent:

@@ -19,6 +19,7 @@ import pluggy
 if TYPE_CHECKING:
     from miolumi.core.models.registry import ModelProvider
     from miolumi.core.relationship import StageChange
+    from miolumi.core.voice.engine import EngineSpec
     from miolumi.mio.persona import Persona
     from miolumi.mio.prompts import PersonaPrompt
 
@@ -91,4 +92,26 @@ def relationship_stage_changed(user_id: str, agent_id: str | None, change: Stage
     :param change: the :class:`miolumi.core.relationship.StageChange` (``from_stage``,
         ``to_stage``, ``reason`` one of progress/regress/cooling/age, the axes, ``at``).
     :returns: nothing; the return value is ignored.
+    """
+
+
+@hookspec
+def register_tts_engines(register: Callable[[EngineSpec], None]) -> None:
+    """Register text-to-speech engines.
+
+    Called once per process, when the voice is first used (a turn with voice on,
+    ``miolumi say``, ``miolumi voice engines``).
+
+    :param register: call it with a :class:`miolumi.core.voice.engine.EngineSpec` (a
+        name and ``create(settings)`` returning a
+        :class:`~miolumi.core.voice.engine.TTSEngine`, or raising
+        :class:`miolumi.errors.VoiceUnavailableError` naming the fix when it cannot run
+        here) for each engine. Names must be unique; a duplicate raises
+        :class:`miolumi.errors.PluginError`.
+    :returns: nothing; the return value is ignored.
+
+    Engines are preferred in registration order (``MIOLUMI_TTS_ENGINES`` reorders them):
+    each segment of a reply goes to the first engine that can speak its language, the
+    next one if it fails. The built-in engines are registered ``trylast=True``, so a
+    plugin's engines come before them.
     """

@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "miolumi.core.models.openai_compat",
     "miolumi.core.models.local",
     "miolumi.builtin_plugins.presets",
+    "miolumi.core.voice.engines.builtin",
 )
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from miolumi.config import Settings, get_settings
 from miolumi.core.cost import CostTracker
 from miolumi.core.emotion import EmotionEngine
+from miolumi.core.guardrails import CrisisTable, FlagStore, Guardrails, Judge, PolicyBook
+from miolumi.core.memory import MemoryManager
+from miolumi.core.memory.writer import OUTBOX, MemoryWriter
 from miolumi.core.models import ModelCatalog
 from miolumi.core.relationship import RelationshipStore
+from miolumi.core.voice import VoiceService
 from miolumi.mio.registry import USER_PERSONAS_DIR, PersonaRegistry
 from miolumi.plugins import Plugins, get_plugins, load_plugins
 
@@ -31,6 +35,14 @@ class Services:
     relationships: RelationshipStore
     emotion: EmotionEngine
     """The one emotion engine every product uses (Mio and Lumi alike)."""
+    guardrails: Guardrails
+    """Input and output checks, crisis care and flag records, for every product."""
+    voice: VoiceService
+    """Text to speech (engines from plugins, routed by language) and speech to text."""
+    memory: MemoryManager
+    """Memories of every user, per persona and global (Chroma, opened on first use)."""
+    memory_writer: MemoryWriter
+    """Writes memories after turns, in the background; ``drain()`` waits for it."""
 
     @classmethod
     def create(
@@ -40,17 +52,41 @@ class Services:
         settings = settings or get_settings()
         plugins = plugins or load_plugins(settings)
         cost = CostTracker(settings=settings)
+        models = ModelCatalog(plugins=plugins, settings=settings, callbacks=[cost.handler])
+        relationships = RelationshipStore(url=settings.relational_url)
+        memory = MemoryManager(settings=settings)
         return cls(
             settings=settings,
             plugins=plugins,
-            models=ModelCatalog(plugins=plugins, settings=settings, callbacks=[cost.handler]),
+            models=models,
             cost=cost,
             personas=PersonaRegistry.from_plugins(
                 plugins, user_dir=settings.home / USER_PERSONAS_DIR
             ),
-            relationships=RelationshipStore(url=settings.relational_url),
+            relationships=relationships,
             emotion=EmotionEngine(),
+            guardrails=_guardrails(settings, models, relationships),
+            voice=VoiceService(settings=settings, plugins=plugins, cost=cost),
+            memory=memory,
+            memory_writer=MemoryWriter(manager=memory, outbox=settings.home / OUTBOX),
         )
+
+
+def _guardrails(
+    settings: Settings, models: ModelCatalog, relationships: RelationshipStore
+) -> Guardrails:
+    judge = None
+    if settings.guard_judge_model:
+        judge = Judge(model=models.resolve(settings.guard_judge_model).chat)
+    return Guardrails(
+        policies=PolicyBook(table=settings.guard_policy),
+        crisis=CrisisTable.create(
+            overrides=settings.crisis_resources, locale=settings.crisis_locale
+        ),
+        ages=relationships.age,
+        flags=FlagStore(url=settings.relational_url),
+        judge=judge,
+    )
 
 
 _lock = threading.Lock()

@@ -118,6 +118,8 @@ class ChatSession:
                     completed_turns=known.turns if known else 0,
                 )
         finally:
+            # Memories of the last turns are written in the background: wait for them.
+            await services.memory_writer.drain()
             engine.dispose()
 
     @property

@@ -27,6 +27,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(key)
     data = tmp_path / "home"
     monkeypatch.setenv("MIOLUMI_HOME", str(data))
+    # Background memory extraction by a remote model would spend scripted replies of fake
+    # endpoints; tests of that path (tests/test_memory_graph.py) turn it back on.
+    monkeypatch.setenv("MIOLUMI_MEMORY_EXTRACTION", "rules")
     config_module.get_settings.cache_clear()
     return data
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from miolumi.core.emotion import (
@@ -19,7 +22,16 @@ from miolumi.core.emotion import (
     orb_for,
 )
 from miolumi.core.emotion.classifier import WEIGHTS_DIR
+from miolumi.core.emotion.features import (
+    WORD_MARK,
+    Featurizer,
+    char_grams,
+    char_keys,
+    gram_keys,
+    normalize,
+)
 from miolumi.core.emotion.orb import LOOKS
+from miolumi.errors import EmotionModelError
 from miolumi.testing import ScriptedChatModel
 
 engine = EmotionEngine()
@@ -140,3 +152,36 @@ async def test_llm_mode_uses_the_model_and_falls_back_on_bad_answers() -> None:
     text = "I'm so happy, thank you so much!"
     fallback = await analyze_with_model(engine, text, model=bad, structured=False)
     assert fallback.label == engine.analyze(text).label
+
+
+@pytest.mark.parametrize(
+    "text", ["hi you!", "今天真的太开心了 😭", "試験に合格して", "a", "x" * 3000]
+)
+def test_run_time_keys_match_the_training_n_grams(text: str) -> None:
+    norm = normalize(text)
+    grams = char_grams(norm)
+    assert gram_keys(grams).tolist() == char_keys(norm).tolist()
+    assert len(set(grams)) == len(set(char_keys(norm).tolist()))
+
+
+def test_featurizer_finds_exactly_the_vocabulary_n_grams() -> None:
+    vocabulary = [WORD_MARK + "happy", f"{WORD_MARK}so {WORD_MARK}happy", "ap", "开心", " s"]
+    featurizer = Featurizer.build(vocabulary, np.ones(len(vocabulary), dtype=np.float32))
+    assert sorted(featurizer.columns("so happy").tolist()) == [0, 1, 2, 4]
+    assert featurizer.columns("好开心").tolist() == [3]
+    index, values = featurizer.vector("happy, so happy")
+    assert index.tolist() == [0, 1, 2, 4]
+    assert values[0] == values[2] > values[1] == values[3]
+    assert float(np.dot(values, values)) == pytest.approx(1.0)
+    assert featurizer.columns("nothing known").tolist() == []
+
+
+def test_damaged_weights_name_the_fix(tmp_path: Path) -> None:
+    for path in WEIGHTS_DIR.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    with np.load(tmp_path / "emotion_en.npz") as data:
+        arrays = dict(data)
+    arrays["vocabulary"] = arrays["vocabulary"][:100]
+    np.savez(tmp_path / "emotion_en.npz", **arrays)
+    with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
+        EmotionEngine(weights_dir=tmp_path).analyze("hello there")

@@ -42,3 +42,42 @@ def test_embed_graph_example_runs(tmp_path: Path) -> None:
         assert "(4 messages in the thread)" in result.stdout
         second = server.requests[-1].json["messages"]
         assert second[1]["content"] == "Hi, I'm Ada and I love astronomy."
+
+
+def test_speak_example_writes_real_audio(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("espeakng_loader", reason="the voice extra is not installed")
+    from miolumi.core.voice.audio import read_wav, rms
+
+    env = {**os.environ, "MIOLUMI_HOME": str(tmp_path), "MIOLUMI_TTS_ENGINES": "openjtalk,espeak"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "speak.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "('zh', '你好 ')" in result.stdout and "('en', 'Python ')" in result.stdout
+    audio = read_wav((tmp_path / "mixed.wav").read_bytes())
+    assert audio.duration > 2 and rms(audio) > 0.02
+
+
+def test_memory_example_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "memory.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MIOLUMI_HOME": str(tmp_path)},
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kai remembers: I'm allergic to peanuts." in result.stdout
+    assert "lumi remembers: 我下个月要去上海出差。" in result.stdout
+    assert "kai knows about the trip: False" in result.stdout
+    assert "3 memories exported; forgetting ada: 3" in result.stdout

@@ -149,3 +149,29 @@ def test_the_emotion_engine_reading_feeds_the_relationship() -> None:
     cold = emotion_signal(TurnState(user_input="k", user_emotion={**reading, "label": "neutral"}))
     assert cold.label == "cold" and cold.hostile
     assert emotion_signal(TurnState(user_input="thanks!")).label == "joy"  # no reading: text
+
+
+async def test_what_one_persona_is_told_stays_with_that_persona(
+    make_services: ServicesFactory,
+) -> None:
+    """Memory scoping per persona through the full graph: told to Kai, unknown to Sora."""
+    model = ScriptedChatModel(replies=["Noted.", "Sure.", "Of course.", "Hm?"])
+    services = make_services(model=model, memory_extraction="rules")
+    secret = "My sister's name is Hedda and I'm afraid of deep water."
+    async with ChatSession.open(user_id="ada", agent_id="kai", services=services) as kai:
+        _ = [e async for e in kai.turn(secret)]
+    # Closing the session waited for the background write.
+    async with ChatSession.open(user_id="ada", agent_id="kai", services=services) as kai:
+        _ = [e async for e in kai.turn("What is my sister called?")]
+    kai_prompt = model.calls[-1][0]
+    async with ChatSession.open(user_id="ada", agent_id="sora", services=services) as sora:
+        _ = [e async for e in sora.turn("What is my sister called?")]
+    sora_prompt = model.calls[-1][0]
+    async with ChatSession.open(user_id="bo", agent_id="kai", services=services) as other:
+        _ = [e async for e in other.turn("What is my sister called?")]
+    other_prompt = model.calls[-1][0]
+    assert isinstance(kai_prompt, SystemMessage)
+    assert "Hedda" in kai_prompt.text
+    assert "Hedda" not in sora_prompt.text  # another persona of the same user
+    assert "Hedda" not in other_prompt.text  # the same persona, another user
+    assert services.memory.memories("ada", agent_id="sora") == []

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import math
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from miolumi import hookspecs
-from miolumi.config import load_settings
+from miolumi.config import Settings, load_settings
 from miolumi.core.models.registry import ModelCatalog, ModelProvider, ModelRequest
 from miolumi.core.relationship import AgeStatus, Axes, StageChange, Step
-from miolumi.errors import ModelNotConfiguredError, PluginError
+from miolumi.core.voice import (
+    AudioChunk,
+    EngineInfo,
+    EngineSpec,
+    TTSEngine,
+    VoiceInfo,
+    VoiceService,
+    VoiceSpec,
+)
+from miolumi.core.voice.audio import from_floats
+from miolumi.errors import ModelNotConfiguredError, PluginError, VoiceUnavailableError
 from miolumi.hookspecs import hookimpl
 from miolumi.mio.persona import Persona, Style, load_persona_file
 from miolumi.mio.prompts import CLOSING_RULES, MINOR_RULE, PersonaPrompt, persona_system_prompt
@@ -258,3 +269,61 @@ async def test_hook_relationship_stage_changed(make_services: ServicesFactory) -
     errors = [e for e in events if e["type"] == "error"]
     assert len(errors) == 1 and "'broken-watcher'" in errors[0]["message"]
     assert events[-1]["type"] == "turn_end"  # the turn went on
+
+
+class ToneEngine(TTSEngine):
+    """A plugin engine speaking in tones: one 0.1 s beep per character."""
+
+    info = EngineInfo(
+        name="tones",
+        languages=frozenset({"en", "tlh"}),
+        voices=(VoiceInfo(id="beep", languages=frozenset({"en", "tlh"})),),
+        local=True,
+    )
+
+    async def synthesize(
+        self, text: str, *, language: str, voice: VoiceSpec
+    ) -> AsyncIterator[AudioChunk]:
+        rate = 8_000
+        wave = [0.3 * math.sin(2 * math.pi * 440 * i / rate) for i in range(rate // 10)]
+        for _ in text:
+            yield from_floats(wave, rate)
+
+
+class EnginePlugin:
+    @hookimpl
+    def register_tts_engines(self, register: Callable[[EngineSpec], None]) -> None:
+        register(EngineSpec(name="tones", create=lambda settings: ToneEngine()))
+
+        def unavailable(settings: Settings) -> TTSEngine:
+            raise VoiceUnavailableError("needs a vocoder: pip install vocoder")
+
+        register(EngineSpec(name="vocoder", create=unavailable))
+
+
+async def test_hook_register_tts_engines() -> None:
+    settings = load_settings()
+    plugins = load_plugins(settings, entrypoints=False)
+    plugins.manager.register(EnginePlugin(), name="engines")
+    voice = VoiceService(settings=settings, plugins=plugins)
+    statuses = voice.engines()
+    assert [s.spec.name for s in statuses][:2] == ["tones", "vocoder"]  # before the built-ins
+    assert statuses[1].engine is None and "pip install vocoder" in statuses[1].reason
+    speech = await voice.synthesize("Hi!", language="en")
+    assert speech.engines == ["tones"] and speech.audio.duration == pytest.approx(0.3)
+    assert (await voice.synthesize("Hi!", language="tlh")).engines == ["tones"]
+    missing = await voice.synthesize("Hi!", language="xx")
+    assert "vocoder (needs a vocoder" in missing.failures[0].message
+
+
+def test_duplicate_tts_engine_is_an_error_naming_the_fix() -> None:
+    class Clash:
+        @hookimpl
+        def register_tts_engines(self, register: Callable[[EngineSpec], None]) -> None:
+            register(EngineSpec(name="espeak", create=lambda settings: ToneEngine()))
+
+    settings = load_settings()
+    plugins = load_plugins(settings, entrypoints=False)
+    plugins.manager.register(Clash(), name="clash")
+    with pytest.raises(PluginError, match="Two TTS engines are named 'espeak'"):
+        VoiceService(settings=settings, plugins=plugins).engines()

@@ -8,10 +8,12 @@ from typing import Any, Protocol
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from miolumi import events
+from miolumi.core.voice.splitter import SentenceSplitter
 from miolumi.events import Usage
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.emotion import ReplyMood
+from miolumi.graphs.nodes.guard import ReplyGate
+from miolumi.graphs.nodes.speech import start_speech
 from miolumi.graphs.state import TurnState
 
 SystemPrompt = Callable[[TurnState, TurnContext], str]
@@ -27,7 +29,12 @@ class Node(Protocol):
 
 
 def prompt_messages(state: TurnState, system: str) -> list[BaseMessage]:
-    """The messages sent to the model: system prompt, recent history, the user's message."""
+    """The messages sent to the model: system prompt, recent history, the user's message.
+
+    The guardrails' note of this turn (crisis care, stay yourself) ends the system prompt.
+    """
+    if state.guard_note:
+        system = f"{system}\n\n{state.guard_note}"
     return [SystemMessage(system), *state.messages, HumanMessage(state.user_input)]
 
 
@@ -42,13 +49,29 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
         parts: list[str] = []
         usage: Usage | None = None
         mood = ReplyMood(engine=runtime.context.resources().emotion, state=state, runtime=runtime)
+        speech = start_speech(state, runtime)  # None unless the turn is spoken
+        sentences = SentenceSplitter()
+
+        def release(sentence: str) -> None:
+            """A complete sentence of the reply is released here (speech starts on it)."""
+            if speech is not None:
+                speech.say(sentence)
+
+        gate = await ReplyGate.open(state, runtime, system=messages[0].text)  # guard_output
+
+        def show(shown: str) -> None:
+            """Text the guard let through (already emitted as a token event)."""
+            parts.append(shown)
+            mood.push(shown)
+            for sentence in sentences.push(shown):
+                release(sentence)
+
         try:
             async for chunk in model.chat.astream(messages):
                 text = chunk.text
                 if text:
-                    parts.append(text)
-                    runtime.stream_writer(events.token(text))
-                    mood.push(text)
+                    for shown in gate.push(text):  # held back only until its sentence passes
+                        show(shown)
                 meta = chunk.usage_metadata
                 if meta:
                     usage = {
@@ -57,11 +80,20 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
                         "output_tokens": (usage["output_tokens"] if usage else 0)
                         + meta["output_tokens"],
                     }
+            for shown in gate.flush():
+                show(shown)
+            if (rest := sentences.flush()) is not None:
+                release(rest)
+            if speech is not None:
+                await speech.finish()
         except Exception as exc:
             domain = model.explain(exc)
             if domain is None:
                 raise
             raise domain from exc
+        finally:
+            if speech is not None:
+                speech.cancel()  # interrupted or failed: stop speaking; no-op once finished
         return {
             "reply": "".join(parts),
             "model": model.spec,

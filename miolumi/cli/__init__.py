@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from miolumi import __version__
-from miolumi.cli import chat, config, lumi, personas, plugins, usage
+from miolumi.cli import chat, config, lumi, memory, personas, plugins, usage, voice
 
 app = typer.Typer(
     name="miolumi",
@@ -20,7 +20,10 @@ app.command(name="chat")(chat.chat)
 app.command(name="usage")(usage.usage)
 app.add_typer(config.app, name="config")
 app.add_typer(lumi.app, name="lumi")
+app.add_typer(memory.app, name="memory")
 app.add_typer(personas.app, name="personas")
+app.command(name="say")(voice.say)
+app.add_typer(voice.app, name="voice")
 app.command(name="plugins")(plugins.plugins_command)
 
 

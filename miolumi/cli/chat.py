@@ -69,6 +69,14 @@ def chat(
             help="Model as provider:name, e.g. openai:gpt-4o-mini or local:smollm2.",
         ),
     ] = None,
+    voice: Annotated[
+        bool,
+        typer.Option(
+            "--voice",
+            help="Speak the replies: played as they stream when aplay, paplay or ffplay is "
+            "available, else written as WAV files under <data dir>/voice.",
+        ),
+    ] = False,
 ) -> None:
     """Chat with a companion. Reads one message per line when stdin is not a terminal."""
     if persona and lumi:
@@ -78,7 +86,7 @@ def chat(
 
     product: Product = "lumi" if lumi else "mio"
     with cli_errors():
-        services = Services.create(settings=load_settings())
+        services = Services.create(settings=load_settings(**({"voice": True} if voice else {})))
     interactive = sys.stdin.isatty()
     with asyncio.Runner() as runner:
         stack = AsyncExitStack()
@@ -95,6 +103,12 @@ def chat(
                     )
                 )
             )
+        if voice:
+            from miolumi.cli.voice import spoken, warm_up
+
+            session = spoken(session)
+            with cli_errors():
+                warm_up(runner, session)
         try:
             outcome = (
                 _repl(runner, session) if interactive else _piped(runner, session, sys.stdin.buffer)

@@ -3,18 +3,28 @@
 Token counts are deterministic, not a real tokenizer: prompt tokens = whitespace-separated
 words over all message contents + 3 per message; completion tokens = number of streamed
 content pieces, whether or not the request streams.
+
+Speech (``/v1/audio/speech``) is a 220 Hz tone lasting ``speech_seconds_per_char`` per
+character of the input (``pcm``: raw 16-bit mono at 24 kHz, else WAV), sent in pieces;
+transcription (``/v1/audio/transcriptions``, multipart) answers the scripted transcripts
+as verbose JSON with the audio's duration.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.parser
+import email.policy
+import io
 import itertools
 import json
+import math
 import socket
 import socketserver
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -131,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> Any:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get_content_type() == "multipart/form-data":
+            return _form(self.headers.get("Content-Type", ""), raw)
         try:
             return json.loads(raw) if raw else None
         except ValueError:
@@ -145,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(401, _error(message, "invalid_api_key"))
         elif (method, path) == ("GET", "/v1/models"):
             self._send_json(200, fake._models_payload())
+        elif (method, path) == ("POST", "/v1/audio/speech"):
+            self._speech(body)
+        elif (method, path) == ("POST", "/v1/audio/transcriptions"):
+            self._transcription(body)
         elif (method, path) != ("POST", "/v1/chat/completions"):
             self._send_json(404, _error(f"Unknown route: {method} {path}", "unknown_url"))
         elif not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -180,6 +196,44 @@ class _Handler(BaseHTTPRequestHandler):
                 self.fake._count_disconnect()
             self.close_connection = True
 
+    def _speech(self, body: Any) -> None:
+        fake = self.fake
+        if fake.speech_status != 200:
+            message = "The speech service failed."
+            self._send_json(fake.speech_status, _error(message, "server_error"))
+            return
+        if not isinstance(body, dict) or not isinstance(body.get("input"), str):
+            self._send_json(400, _error("Expected a JSON body with `input`.", None))
+            return
+        if body.get("model") not in fake.speech_models:
+            message = f"The model `{body.get('model')}` does not exist."
+            self._send_json(404, _error(message, "model_not_found"))
+            return
+        pcm = fake._tone(body["input"])
+        fmt = body.get("response_format", "mp3")
+        data = pcm if fmt == "pcm" else _wav(pcm, SPEECH_RATE)
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/pcm" if fmt == "pcm" else "audio/wav")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for start in range(0, len(data), 9_600):
+                if start == 0 and fake.speech_delay > 0:
+                    fake._closed.wait(fake.speech_delay)
+                self.wfile.write(data[start : start + 9_600])
+        except ConnectionError:
+            self.close_connection = True
+
+    def _transcription(self, body: Any) -> None:
+        if not isinstance(body, dict) or not body.get("file"):
+            self._send_json(400, _error("Expected multipart form data with a `file`.", None))
+            return
+        if body.get("model") not in self.fake.transcription_models:
+            message = f"The model `{body.get('model')}` does not exist."
+            self._send_json(404, _error(message, "model_not_found"))
+            return
+        self._send_json(200, self.fake._transcript(body))
+
     def _write_chunk(self, data: bytes) -> None:
         """One HTTP/1.1 chunk; an empty one ends the body."""
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
@@ -205,6 +259,11 @@ class FakeOpenAIServer:
         token_delay: float = 0.0,
         chunk_words: bool = True,
         usage: bool = True,
+        speech_models: Sequence[str] = ("tts-1",),
+        speech_seconds_per_char: float = 0.05,
+        speech_delay: float = 0.0,
+        transcription_models: Sequence[str] = ("whisper-1",),
+        transcripts: Sequence[tuple[str, str]] = (("hello there", "english"),),
     ) -> None:
         """Bind a free port on 127.0.0.1 and start serving in a daemon thread.
 
@@ -216,6 +275,11 @@ class FakeOpenAIServer:
             token_delay: Seconds between streamed chunks.
             chunk_words: Stream word by word; otherwise the reply is one chunk.
             usage: Report token usage (OpenAI does; some servers don't).
+            speech_models: Models accepted by `/v1/audio/speech`.
+            speech_seconds_per_char: Seconds of tone per input character.
+            speech_delay: Seconds before the first byte of speech.
+            transcription_models: Models accepted by `/v1/audio/transcriptions`.
+            transcripts: `(text, language)` answered in order, cycling.
 
         """
         if replies is not None and not replies:
@@ -226,6 +290,14 @@ class FakeOpenAIServer:
         self.token_delay = token_delay
         self.chunk_words = chunk_words
         self.usage = usage
+        self.speech_models = tuple(speech_models)
+        self.speech_seconds_per_char = speech_seconds_per_char
+        self.speech_delay = speech_delay
+        self.speech_status = 200
+        """Set to an error status (e.g. 500) to make every speech request fail."""
+        self.transcription_models = tuple(transcription_models)
+        self.transcripts = tuple(transcripts)
+        self._transcript_turns = itertools.count()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
@@ -340,6 +412,23 @@ class FakeOpenAIServer:
         users = [m for m in messages if m.get("role") == "user"]
         return "You said: " + (_content_text(users[-1].get("content")) if users else "")
 
+    def _tone(self, text: str) -> bytes:
+        """A 220 Hz tone as long as ``text`` would take to say, 16-bit mono PCM."""
+        count = max(1, round(len(text) * self.speech_seconds_per_char * SPEECH_RATE))
+        step = 2 * math.pi * 220 / SPEECH_RATE
+        samples = (round(9_830 * math.sin(step * i)) for i in range(count))
+        return b"".join(v.to_bytes(2, "little", signed=True) for v in samples)
+
+    def _transcript(self, form: Mapping[str, Any]) -> dict[str, Any]:
+        text, language = self.transcripts[next(self._transcript_turns) % len(self.transcripts)]
+        duration = 0.0
+        with (
+            contextlib.suppress(wave.Error, EOFError),
+            wave.open(io.BytesIO(form["file"]), "rb") as wav,
+        ):
+            duration = wav.getnframes() / wav.getframerate()
+        return {"task": "transcribe", "language": language, "duration": duration, "text": text}
+
     def _pieces(self, reply: str) -> list[str]:
         if self.chunk_words:
             return split_words(reply)
@@ -408,6 +497,34 @@ def _hang_up(conn: socket.socket) -> None:
     """Shut a connection down so that its handler's reads and writes end at once."""
     with contextlib.suppress(OSError):  # already gone
         conn.shutdown(socket.SHUT_RDWR)
+
+
+SPEECH_RATE = 24_000
+"""Sample rate of the fake speech (OpenAI's ``pcm`` format)."""
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def _form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart form as a dict: text fields as strings, files as bytes."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    form: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        form[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+    return form
 
 
 def _sse(payload: Mapping[str, Any]) -> bytes:

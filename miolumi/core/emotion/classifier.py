@@ -1,7 +1,8 @@
-"""The shipped linear heads: hashed tf-idf features times a weight matrix, then softmax.
+"""The shipped linear heads: tf-idf n-gram features times a weight matrix, then softmax.
 
-Weights live in ``weights/emotion_<lang>.npz`` (plain arrays, no pickles) with their
-metadata in ``weights/emotion_model.json``; ``benchmarks/train_emotion.py`` reproduces
+Weights live in ``weights/emotion_<lang>.npz`` (plain arrays, no pickles: the vocabulary
+is its n-grams as UTF-8, one per line, in a byte array) with their metadata in
+``weights/emotion_model.json``; ``benchmarks/train_emotion.py`` reproduces
 them from the shared data sets.
 """
 
@@ -35,7 +36,7 @@ class LinearHead:
     def probabilities(self, text: str) -> npt.NDArray[np.float64]:
         """Softmax of the calibrated scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
-        scores = self.bias + values @ self.weights[index] if len(index) else self.bias.copy()
+        scores = self.bias + values @ self.weights[index] if len(index) else self.bias
         z = scores.astype(np.float64) / self.temperature
         z -= z.max()
         p: npt.NDArray[np.float64] = np.exp(z)
@@ -55,12 +56,16 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
             weights = data["weights"].astype(np.float32)
             bias = data["bias"].astype(np.float32) + np.asarray(head["offsets"], np.float32)
             idf = data["idf"].astype(np.float32)
+            grams = data["vocabulary"].tobytes().decode("utf-8").split("\n")
+        if not len(grams) == len(idf) == len(weights):
+            raise ValueError("vocabulary, idf and weights differ in length")
+        featurizer = Featurizer.build(grams, idf)
     except (OSError, KeyError, ValueError) as exc:
         raise EmotionModelError(
             f"Cannot load the {lang!r} emotion weights from {directory} ({exc}): {_RETRAIN}."
         ) from exc
     return LinearHead(
-        featurizer=Featurizer(bits=int(head["bits"]), idf=idf),
+        featurizer=featurizer,
         weights=weights,
         bias=bias,
         temperature=float(head["temperature"]),

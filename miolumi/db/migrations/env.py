@@ -7,7 +7,9 @@ from sqlalchemy import create_engine
 
 from miolumi.db import schema_core
 from miolumi.db import schema_cost as _schema_cost  # noqa: F401  (its tables in the metadata)
+from miolumi.db import schema_guard as _schema_guard  # noqa: F401  (its tables in the metadata)
 from miolumi.db import schema_lumi as _schema_lumi  # noqa: F401  (its tables in the metadata)
+from miolumi.db import schema_memory as _schema_memory  # noqa: F401  (tables in the metadata)
 from miolumi.db import schema_mio as _schema_mio  # noqa: F401  (its tables in the metadata)
 
 target_metadata = schema_core.Base.metadata
