@@ -28,6 +28,8 @@ def chat(home: Path, *args: str, stdin: bytes) -> subprocess.CompletedProcess[st
         "MIOLUMI_MAX_TOKENS": "32",
         "MIOLUMI_SEED": "1",
         "MIOLUMI_TEMPERATURE": "0",
+        # As a user runs it: the default memory extraction, not the suite's rules-only.
+        "MIOLUMI_MEMORY_EXTRACTION": "auto",
     }
     return subprocess.run(
         [sys.executable, "-m", "miolumi", "chat", *args],
@@ -54,6 +56,7 @@ async def thread_messages(home: Path, user: str, thread: str) -> list[str]:
 async def test_piped_chat_with_the_local_model_remembers_across_processes(home: Path) -> None:
     first = chat(home, "--user", "u1", "--thread", "t1", stdin=b"hi\nwhat did I just say?\n")
     assert first.returncode == 0, first.stderr
+    assert first.stderr == "", first.stderr
     replies = first.stdout.splitlines()
     assert len([r for r in replies if r.strip()]) >= 2, first.stdout
     history = await thread_messages(home, "u1", "t1")

@@ -104,6 +104,10 @@ def test_hook_register_model_providers() -> None:
     assert resolved.chat.invoke("hi").text == "echo big"
     assert catalog.resolve("echo:big") is resolved  # built once
     assert catalog.resolve().provider.name == "echo"  # configured, asked first
+    # A spec the catalog handed out resolves back to the same model, even when the
+    # provider named the model itself.
+    default = catalog.resolve()
+    assert catalog.resolve(default.spec) is default
 
 
 def test_duplicate_provider_is_an_error_naming_the_fix() -> None:

@@ -94,6 +94,7 @@ class ModelCatalog:
         self._callbacks = list(callbacks)
         self._providers: dict[str, ModelProvider] = {}
         self._cache: dict[tuple[str, str | None], ResolvedModel] = {}
+        self._by_spec: dict[str, ResolvedModel] = {}
         self._lock = threading.Lock()
         plugins.hook.register_model_providers(register=self._register)
 
@@ -129,8 +130,17 @@ class ModelCatalog:
         raise ModelNotConfiguredError(NOT_CONFIGURED)
 
     def resolve(self, spec: str | None = None) -> ResolvedModel:
-        """Return the chat model for ``spec`` (default: ``settings.model``), built once."""
+        """Return the chat model for ``spec`` (default: ``settings.model``), built once.
+
+        The ``spec`` of a model the catalog handed out (kept in turn state, ledgers and
+        events) always resolves back to that same model, even where the provider named
+        it itself (the local model's file name, a server's default model).
+        """
         spec = spec if spec is not None else self._settings.model
+        with self._lock:
+            known = self._by_spec.get(spec) if spec else None
+        if known is not None:
+            return known
         provider, name = self._choose(spec)
         key = (provider.name, name)
         with self._lock:
@@ -144,6 +154,7 @@ class ModelCatalog:
                     provider=provider, name=model_name, chat=chat, settings=self._settings
                 )
                 self._cache[key] = cached
+                self._by_spec.setdefault(cached.spec, cached)
             return cached
 
 
