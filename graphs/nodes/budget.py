@@ -19,15 +19,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from miolumi import events
-from miolumi.core.cost import Admission, Attribution, ModelRef
-from miolumi.core.cost.callback import PRODUCT, TURN
+from miolumi.core.cost import Admission, ModelRef
 from miolumi.core.models import ResolvedModel
 from miolumi.events import BudgetEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.attribution import turn_attribution
 from miolumi.graphs.nodes.generate import Node, SystemPrompt, prompt_messages
 from miolumi.graphs.state import TurnState
 
@@ -56,19 +55,6 @@ def default_budget_message(state: TurnState, context: TurnContext) -> str:
 
 def _ref(model: ResolvedModel) -> ModelRef:
     return ModelRef(provider=model.provider.name, name=model.name, local=model.provider.local)
-
-
-def _attribution(state: TurnState, context: TurnContext) -> Attribution:
-    config = get_config()
-    metadata = config.get("metadata") or {}
-    thread = (config.get("configurable") or {}).get("thread_id")
-    return Attribution(
-        user_id=context.user_id,
-        product=metadata.get(PRODUCT),
-        agent_id=context.agent_id,
-        thread_id=str(thread) if thread else None,
-        turn=int(metadata.get(TURN, state.turn + 1)),
-    )
 
 
 def _event(admission: Admission, action: Literal["warn", "degrade", "stop"]) -> BudgetEvent:
@@ -100,7 +86,7 @@ def make_budget(system_prompt: SystemPrompt, message: BudgetMessage) -> Node:
             messages = prompt_messages(state, system_prompt(state, context))
             prompt = [m.text for m in messages]
         admission = await tracker.admit(
-            attribution=_attribution(state, context),
+            attribution=turn_attribution(state, context),
             model=_ref(model),
             prompt=prompt,
             degrade_to=_ref(cheaper) if cheaper else None,

@@ -19,14 +19,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from miolumi import events
 from miolumi.core.cost import Attribution
-from miolumi.core.cost.callback import PRODUCT, TURN
 from miolumi.core.voice import SpeechFailure, Spoken, VoicePlan, VoiceService
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.attribution import turn_attribution
 from miolumi.graphs.state import TurnState
 
 log = logging.getLogger(__name__)
@@ -168,19 +167,6 @@ def voice_plan(context: TurnContext) -> tuple[VoicePlan, tuple[str, ...]]:
     return lumi_voice_plan(personality), tuple(dict.fromkeys(languages))
 
 
-def _attribution(state: TurnState, context: TurnContext) -> Attribution:
-    config = get_config()
-    metadata = config.get("metadata") or {}
-    thread = (config.get("configurable") or {}).get("thread_id")
-    return Attribution(
-        user_id=context.user_id,
-        product=metadata.get(PRODUCT),
-        agent_id=context.agent_id,
-        thread_id=str(thread) if thread else None,
-        turn=int(metadata.get(TURN, state.turn + 1)),
-    )
-
-
 def start_speech(state: TurnState, runtime: Runtime[TurnContext]) -> SpeechPipeline | None:
     """The speech pipeline of this turn, or None when the turn is not spoken."""
     context = runtime.context
@@ -191,6 +177,6 @@ def start_speech(state: TurnState, runtime: Runtime[TurnContext]) -> SpeechPipel
         voice=context.resources().voice,
         plan=plan,
         write=runtime.stream_writer,
-        attribution=_attribution(state, context),
+        attribution=turn_attribution(state, context),
         languages=[code for code in languages if len(code) == 2] or None,
     )

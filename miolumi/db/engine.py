@@ -89,3 +89,26 @@ def open_database(url: str) -> Engine:
     engine = create_db_engine(url)
     migrate(engine)
     return engine
+
+
+class LazyEngine:
+    """The engine of one URL, opened (and migrated) on first use and released by ``close``."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Engine:
+        """The engine, created and migrated on first use."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = open_database(self.url)
+            return self._engine
+
+    def close(self) -> None:
+        """Release the connections; the next ``get`` opens them again."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Literal
 
@@ -11,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from miolumi.core.guardrails.verdict import GuardVerdict
-from miolumi.db.engine import open_database
+from miolumi.db.engine import LazyEngine
 from miolumi.db.schema_guard import GuardFlag
 from miolumi.errors import StorageError
 
@@ -21,23 +20,16 @@ class FlagStore:
 
     def __init__(self, *, url: str) -> None:
         self.url = url
-        self._engine: Engine | None = None
-        self._lock = threading.Lock()
+        self._db = LazyEngine(url=url)
 
     @property
     def engine(self) -> Engine:
         """The database engine, created and migrated on first use."""
-        with self._lock:
-            if self._engine is None:
-                self._engine = open_database(self.url)
-            return self._engine
+        return self._db.get()
 
     def close(self) -> None:
         """Release the database connections (the store reopens them when used again)."""
-        with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+        self._db.close()
 
     def record(
         self,

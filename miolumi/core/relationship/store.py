@@ -5,7 +5,6 @@ Every write of a turn is one transaction; failures raise, they are never swallow
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Literal, cast
 
@@ -21,7 +20,7 @@ from miolumi.core.relationship.engine import (
     StageChange,
     Step,
 )
-from miolumi.db.engine import open_database
+from miolumi.db.engine import LazyEngine
 from miolumi.db.schema_core import User, utcnow
 from miolumi.db.schema_mio import GLOBAL_AGENT, Relationship, StageHistory, UserAge
 from miolumi.errors import AgeConfirmationError, StorageError
@@ -51,23 +50,16 @@ class RelationshipStore:
 
     def __init__(self, *, url: str) -> None:
         self.url = url
-        self._engine: Engine | None = None
-        self._lock = threading.Lock()
+        self._db = LazyEngine(url=url)
 
     @property
     def engine(self) -> Engine:
         """The database engine, created and migrated on first use."""
-        with self._lock:
-            if self._engine is None:
-                self._engine = open_database(self.url)
-            return self._engine
+        return self._db.get()
 
     def close(self) -> None:
         """Release the database connections (the store reopens them when used again)."""
-        with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+        self._db.close()
 
     def _session(self) -> Session:
         return Session(self.engine)
