@@ -104,10 +104,13 @@ async def plan_relationship(state: TurnState, *, runtime: Runtime[TurnContext]) 
     return {"relationship": relationship_view(persona, step, at=at)}
 
 
-def _store(services: Services, persona: Persona, step: Step) -> None:
+def _step_and_store(services: Services, user_id: str, persona: Persona, signal: TurnSignal) -> Step:
+    """Work the turn's step out again from the stored state and save it (one thread hop)."""
+    step = _step(services, user_id, persona, signal)
     store = services.relationships
     ensure_agent(store.engine, persona, source=services.personas.sources.get(persona.id, "?"))
     store.save(step)
+    return step
 
 
 async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -117,8 +120,9 @@ async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> di
     planned = state.relationship
     at = datetime.fromisoformat(planned["at"]) if planned else datetime.now(UTC)
     signal = turn_signal(state, at=at)
-    step = await asyncio.to_thread(_step, services, runtime.context.user_id, persona, signal)
-    await asyncio.to_thread(_store, services, persona, step)
+    step = await asyncio.to_thread(
+        _step_and_store, services, runtime.context.user_id, persona, signal
+    )
     runtime.stream_writer(relationship_view(persona, step, at=at))
     if step.change is not None:
         plugins = services.plugins
