@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Action = Literal["allow", "flag", "block"]
 """``allow``: nothing to do. ``flag``: the turn goes on, shaped by the flag (a crisis
@@ -52,18 +52,7 @@ Output categories (the companion's own reply, sentence by sentence):
 - ``sexual``, ``sexual_minors``: as above, in the reply.
 """
 
-CATEGORIES: tuple[Category, ...] = (
-    "prompt_injection",
-    "jailbreak",
-    "harmful_request",
-    "sensitive_advice",
-    "sexual",
-    "sexual_minors",
-    "self_harm",
-    "system_prompt_leak",
-    "persona_break",
-    "harmful_content",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 INPUT_CATEGORIES: tuple[Category, ...] = CATEGORIES[:7]
 OUTPUT_CATEGORIES: tuple[Category, ...] = (
     "system_prompt_leak",
