@@ -13,6 +13,21 @@ ROOT = Path(__file__).parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
+def run_example(
+    name: str, home: Path, *, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/<name>`` as a user would: a fresh process, its own data directory."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MIOLUMI_HOME": str(home), **(env or {})},
+        cwd=home,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_readme_embeds_each_example_verbatim() -> None:
     readme = (ROOT / "README.md").read_text()
     for example in EXAMPLES:
@@ -21,21 +36,8 @@ def test_readme_embeds_each_example_verbatim() -> None:
 
 def test_embed_graph_example_runs(tmp_path: Path) -> None:
     with FakeOpenAIServer(replies=["Hello Ada!", "You love astronomy."]) as server:
-        env = {
-            **os.environ,
-            "MIOLUMI_HOME": str(tmp_path),
-            "MIOLUMI_BASE_URL": server.base_url,
-            "MIOLUMI_MODEL": "fake-model",
-        }
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "embed_graph.py")],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=60,
-            check=False,
-        )
+        env = {"MIOLUMI_BASE_URL": server.base_url, "MIOLUMI_MODEL": "fake-model"}
+        result = run_example("embed_graph.py", tmp_path, env=env, timeout=60)
         assert result.returncode == 0, result.stderr
         assert "lumi> Hello Ada!" in result.stdout
         assert "lumi> You love astronomy." in result.stdout
@@ -50,16 +52,8 @@ def test_speak_example_writes_real_audio(tmp_path: Path) -> None:
     pytest.importorskip("espeakng_loader", reason="the voice extra is not installed")
     from miolumi.core.voice.audio import read_wav, rms
 
-    env = {**os.environ, "MIOLUMI_HOME": str(tmp_path), "MIOLUMI_TTS_ENGINES": "openjtalk,espeak"}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "speak.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    env = {"MIOLUMI_TTS_ENGINES": "openjtalk,espeak"}
+    result = run_example("speak.py", tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "('zh', '你好 ')" in result.stdout and "('en', 'Python ')" in result.stdout
     audio = read_wav((tmp_path / "mixed.wav").read_bytes())
@@ -67,15 +61,7 @@ def test_speak_example_writes_real_audio(tmp_path: Path) -> None:
 
 
 def test_memory_example_runs(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "memory.py")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MIOLUMI_HOME": str(tmp_path)},
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    result = run_example("memory.py", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "kai remembers: I'm allergic to peanuts." in result.stdout
     assert "lumi remembers: 我下个月要去上海出差。" in result.stdout
