@@ -7,11 +7,14 @@ turn state, the store stays bounded however long a thread runs.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from miolumi.db.engine import SQLITE_PRAGMAS
@@ -49,11 +52,31 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
             yield pg
         return
     Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    _prepare_sqlite(url)
     async with AsyncSqliteSaver.from_conn_string(url) as saver:
         await saver.setup()
         for pragma in SQLITE_PRAGMAS:
             await saver.conn.execute(pragma)
         yield saver
+
+
+_prepared: set[str] = set()
+_prepare_lock = threading.Lock()
+
+
+def _prepare_sqlite(path: str) -> None:
+    """Create the checkpoint tables and switch to WAL once per file per process.
+
+    Switching a new file to WAL needs it to itself; twenty sessions opening a fresh file
+    at once each tried, and under load some waited past SQLite's busy timeout ("database
+    is locked"). Done once, first, the savers' own setup finds everything in place.
+    """
+    with _prepare_lock:
+        if path in _prepared:
+            return
+        with closing(sqlite3.connect(path, timeout=30, check_same_thread=False)) as conn:
+            SqliteSaver(conn).setup()
+        _prepared.add(path)
 
 
 async def prune_thread(saver: BaseCheckpointSaver[str], thread_id: str) -> None:
