@@ -83,6 +83,10 @@ class ThreadOwnershipError(MiolumiError):
     """A thread id is used by someone it does not belong to."""
 
 
+class ThreadBusyError(MiolumiError):
+    """Another turn is running on the same thread (in this process or another)."""
+
+
 class AgeConfirmationError(MiolumiError):
     """An adult confirmation cannot be recorded (the user said they are a minor)."""
 

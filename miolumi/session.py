@@ -6,6 +6,8 @@ This is what the CLI uses, and the simplest way to embed a companion::
         async for event in chat.turn("hello"):
             ...
 
+A server opens one `Runtime` and makes a session per request from it.
+
 A turn is atomic: it is checkpointed once, when it completes; a failed or cancelled
 turn leaves the thread exactly as it was.
 """
@@ -22,13 +24,14 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.graph.state import CompiledStateGraph, StateGraph
 from sqlalchemy import Engine
 
 from miolumi.core.cost import run_metadata
 from miolumi.db import conversations
 from miolumi.db.checkpoints import open_checkpointer, prune_thread
 from miolumi.db.engine import open_database
+from miolumi.errors import InputError
 from miolumi.events import Event
 from miolumi.graphs import lumi, mio
 from miolumi.graphs.context import TurnContext
@@ -37,12 +40,100 @@ from miolumi.services import Services, default_services
 
 Product = Literal["mio", "lumi"]
 
-_BUILDERS = {"mio": mio.builder, "lumi": lumi.builder}
+_BUILDERS: dict[Product, StateGraph[Any, Any, Any, Any]] = {"mio": mio.builder, "lumi": lumi.builder}
 
 
 def new_thread_id() -> str:
     """A fresh, unguessable thread id."""
     return uuid.uuid4().hex
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    """What every session of a process shares: services, database, checkpointer, graphs.
+
+    A server opens one runtime and makes a `ChatSession` per request from it; the CLI
+    opens one through `ChatSession.open`.
+    """
+
+    services: Services
+    engine: Engine
+    saver: BaseCheckpointSaver[str]
+    graphs: Mapping[Product, CompiledStateGraph[Any, Any, Any, Any]]
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, services: Services | None = None) -> AsyncIterator[Runtime]:
+        """Open the database and the checkpointer, and compile both products' graphs."""
+        services = services or default_services()
+        engine = await asyncio.to_thread(open_database, services.settings.relational_url)
+        try:
+            async with open_checkpointer(services.settings.checkpoint_url) as saver:
+                graphs = {
+                    product: builder.compile(checkpointer=saver, name=product)
+                    for product, builder in _BUILDERS.items()
+                }
+                yield cls(services=services, engine=engine, saver=saver, graphs=graphs)
+        finally:
+            # Memories of the last turns are written in the background: wait for them.
+            await services.memory_writer.drain()
+            engine.dispose()
+
+    async def session(
+        self,
+        *,
+        user_id: str,
+        product: Product = "mio",
+        agent_id: str | None = None,
+        thread_id: str | None = None,
+        model: str | None = None,
+    ) -> ChatSession:
+        """A session on ``thread_id``, or the latest thread with that companion, or a new one.
+
+        For Mio, ``agent_id`` defaults to the default persona and must be registered; Lumi
+        has no persona, so ``agent_id`` must be None. A thread of another user or another
+        companion is refused with `ThreadOwnershipError`.
+        """
+        if product == "mio":
+            agent_id = self.services.personas.get(agent_id or DEFAULT_PERSONA).id
+        elif agent_id is not None:
+            raise InputError("Lumi has no personas: leave agent_id unset.")
+        known = await asyncio.to_thread(
+            _find_thread,
+            self.engine,
+            user_id=user_id,
+            product=product,
+            agent_id=agent_id,
+            thread_id=thread_id,
+        )
+        return ChatSession(
+            services=self.services,
+            engine=self.engine,
+            graph=self.graphs[product],
+            saver=self.saver,
+            user_id=user_id,
+            product=product,
+            agent_id=agent_id,
+            thread_id=known.thread_id if known else thread_id or new_thread_id(),
+            model=model,
+            completed_turns=known.turns if known else 0,
+        )
+
+
+def _find_thread(
+    engine: Engine, *, user_id: str, product: str, agent_id: str | None, thread_id: str | None
+) -> conversations.ConversationInfo | None:
+    """The recorded conversation to continue (checked to be the user's), if any."""
+    if thread_id is None:
+        thread_id = conversations.latest(
+            engine, user_id=user_id, product=product, agent_id=agent_id
+        )
+        if thread_id is None:
+            return None
+    conversations.check_owner(
+        engine, thread_id=thread_id, user_id=user_id, product=product, agent_id=agent_id
+    )
+    return conversations.get(engine, thread_id)
 
 
 @dataclass(kw_only=True)
@@ -78,49 +169,14 @@ class ChatSession:
         For Mio, ``agent_id`` defaults to the default persona and must be registered; Lumi
         has no persona, so ``agent_id`` must be None.
         """
-        services = services or default_services()
-        if product == "mio":
-            agent_id = services.personas.get(agent_id or DEFAULT_PERSONA).id
-        elif agent_id is not None:
-            raise ValueError("Lumi has no personas: leave agent_id unset.")
-        engine = await asyncio.to_thread(open_database, services.settings.relational_url)
-        try:
-            if thread_id is None:
-                thread_id = await asyncio.to_thread(
-                    conversations.latest,
-                    engine,
-                    user_id=user_id,
-                    product=product,
-                    agent_id=agent_id,
-                )
-            thread_id = thread_id or new_thread_id()
-            await asyncio.to_thread(
-                conversations.check_owner,
-                engine,
-                thread_id=thread_id,
+        async with Runtime.open(services) as runtime:
+            yield await runtime.session(
                 user_id=user_id,
                 product=product,
                 agent_id=agent_id,
+                thread_id=thread_id,
+                model=model,
             )
-            known = await asyncio.to_thread(conversations.get, engine, thread_id)
-            async with open_checkpointer(services.settings.checkpoint_url) as saver:
-                graph = _BUILDERS[product].compile(checkpointer=saver, name=product)
-                yield cls(
-                    services=services,
-                    engine=engine,
-                    graph=graph,
-                    saver=saver,
-                    user_id=user_id,
-                    product=product,
-                    agent_id=agent_id,
-                    thread_id=thread_id,
-                    model=model,
-                    completed_turns=known.turns if known else 0,
-                )
-        finally:
-            # Memories of the last turns are written in the background: wait for them.
-            await services.memory_writer.drain()
-            engine.dispose()
 
     @property
     def _config(self) -> RunnableConfig:
@@ -145,7 +201,29 @@ class ChatSession:
         return {**self._config, "metadata": metadata}
 
     async def turn(self, text: str) -> AsyncIterator[Event]:
-        """Run one turn, yielding its events; raises a `MiolumiError` naming the fix on failure."""
+        """Run one turn, yielding its events; raises a `MiolumiError` naming the fix on failure.
+
+        Only one turn runs on a thread at a time, across processes sharing the database: a
+        second one is refused with `ThreadBusyError`.
+        """
+        holder = uuid.uuid4().hex
+        await asyncio.to_thread(
+            conversations.acquire_lease, self.engine, thread_id=self.thread_id, holder=holder
+        )
+        try:
+            async for event in self._turn(text):
+                yield event
+        finally:
+            await asyncio.shield(
+                asyncio.to_thread(
+                    conversations.release_lease,
+                    self.engine,
+                    thread_id=self.thread_id,
+                    holder=holder,
+                )
+            )
+
+    async def _turn(self, text: str) -> AsyncIterator[Event]:
         turns = 0
         async for item in self.graph.astream(
             {"user_input": text},

@@ -8,14 +8,17 @@ import sqlite3
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from miolumi.db import conversations
+from miolumi.db.engine import open_database
 from miolumi.errors import (
     EmptyMessageError,
     MessageTooLongError,
+    ThreadBusyError,
     ThreadOwnershipError,
     UnknownPersonaError,
 )
 from miolumi.events import Event
-from miolumi.session import ChatSession
+from miolumi.session import ChatSession, Runtime
 from miolumi.testing import FailingChatModel, ScriptedChatModel
 from tests.conftest import ServicesFactory
 
@@ -188,3 +191,51 @@ async def test_unknown_persona_names_the_choices(make_services: ServicesFactory)
     with pytest.raises(UnknownPersonaError, match=r"choose one of .*mio"):
         async with ChatSession.open(user_id="u1", agent_id="nobody", services=services):
             pass
+
+
+async def test_a_second_turn_on_a_busy_thread_is_refused_and_the_first_completes(
+    make_services: ServicesFactory,
+) -> None:
+    model = ScriptedChatModel(replies=["one two three four five six"], delay=0.05)
+    services = make_services(model=model)
+    async with Runtime.open(services) as runtime:
+        first = await runtime.session(user_id="u1", thread_id="t1")
+        second = await runtime.session(user_id="u1", thread_id="t1")
+        stream = first.turn("hello")
+        await anext(stream)  # the first turn holds the thread now
+        with pytest.raises(ThreadBusyError, match="wait for it to end"):
+            await run(second, "me too")
+        rest = [event async for event in stream]
+        assert rest[-1]["type"] == "turn_end"
+        # Released: the next turn goes through and sees one completed turn before it.
+        events = await run(second, "now")
+    assert events[-1]["type"] == "turn_end"
+    assert events[-1]["turn"] == 2
+
+
+async def test_a_cancelled_turn_releases_its_thread(make_services: ServicesFactory) -> None:
+    services = make_services(model=ScriptedChatModel(replies=["a b c d e f g h"], delay=0.05))
+    async with ChatSession.open(user_id="u1", thread_id="t1", services=services) as chat:
+        task = asyncio.create_task(run(chat, "hello"))
+        await asyncio.sleep(0.15)  # mid-reply: the lease is held
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events = await run(chat, "again")
+    assert events[-1]["type"] == "turn_end"
+    assert events[-1]["turn"] == 1
+
+
+def test_an_expired_lease_is_taken_over(make_services: ServicesFactory) -> None:
+    services = make_services()
+    engine = open_database(services.settings.relational_url)
+    conversations.acquire_lease(engine, thread_id="t1", holder="dead", seconds=-1.0)
+    conversations.acquire_lease(engine, thread_id="t1", holder="alive")
+    with pytest.raises(ThreadBusyError):
+        conversations.acquire_lease(engine, thread_id="t1", holder="third")
+    conversations.release_lease(engine, thread_id="t1", holder="third")  # not its lease
+    with pytest.raises(ThreadBusyError):
+        conversations.acquire_lease(engine, thread_id="t1", holder="third")
+    conversations.release_lease(engine, thread_id="t1", holder="alive")
+    conversations.acquire_lease(engine, thread_id="t1", holder="third")
+    engine.dispose()

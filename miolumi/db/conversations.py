@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from miolumi.db.schema_core import Conversation, User, utcnow
-from miolumi.errors import ThreadOwnershipError
+from miolumi.db.schema_core import Conversation, ThreadLease, User, utcnow
+from miolumi.errors import ThreadBusyError, ThreadOwnershipError
 
 #: Dialect-specific INSERT constructs with ON CONFLICT support.
 _INSERTS: dict[str, Callable[[Any], SqliteInsert | PgInsert]] = {
@@ -122,5 +123,49 @@ def record_turn(
             .on_conflict_do_update(
                 index_elements=[Conversation.thread_id],
                 set_={"turns": turns, "updated_at": now},
+            )
+        )
+
+
+#: How long a turn's claim on its thread holds before another process may take it over.
+LEASE_SECONDS = 600.0
+
+
+def acquire_lease(
+    engine: Engine, *, thread_id: str, holder: str, seconds: float = LEASE_SECONDS
+) -> None:
+    """Claim ``thread_id`` for one turn, or raise `ThreadBusyError` if a live claim exists.
+
+    Works across processes and servers sharing the database: two workers given turns of
+    the same thread at once run one and refuse the other, instead of both writing the
+    next checkpoint. A claim left by a process that died expires after ``seconds``.
+    """
+    now = time.time()
+    insert = _INSERTS[engine.dialect.name]
+    with Session(engine) as session, session.begin():
+        session.execute(
+            delete(ThreadLease).where(
+                ThreadLease.thread_id == thread_id, ThreadLease.expires_at < now
+            )
+        )
+        taken = session.execute(
+            insert(ThreadLease)
+            .values(thread_id=thread_id, holder=holder, expires_at=now + seconds)
+            .on_conflict_do_nothing()
+        )
+        acquired = getattr(taken, "rowcount", 0) == 1
+    if not acquired:
+        raise ThreadBusyError(
+            f"Another turn on thread {thread_id!r} is still running: wait for it to end "
+            "(turn_end), or start a new thread."
+        )
+
+
+def release_lease(engine: Engine, *, thread_id: str, holder: str) -> None:
+    """Release a claim taken by `acquire_lease` (only the holder's own)."""
+    with Session(engine) as session, session.begin():
+        session.execute(
+            delete(ThreadLease).where(
+                ThreadLease.thread_id == thread_id, ThreadLease.holder == holder
             )
         )
