@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from miolumi.services import Services, default_services
+
+if TYPE_CHECKING:
+    from miolumi.graphs.pace import Pace
 
 
 @dataclass(kw_only=True)
@@ -21,6 +25,8 @@ class TurnContext:
     """Speak the reply (``audio`` events); None follows the ``voice`` setting."""
     services: Services | None = None
     """Shared resources; None builds them once from the environment."""
+    pace: Pace | None = None
+    """Back-pressure from the consumer of the stream (`ChatSession` sets it)."""
 
     def resources(self) -> Services:
         """The services of this run."""

@@ -228,6 +228,31 @@ class Settings(BaseSettings):
         "(unset: local checks only).",
     )
 
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Operator token of the server's /v1/admin endpoints (unset: no admin access).",
+    )
+    rate_limit: str = Field(
+        default="120/minute",
+        description="Requests and chat messages each user may send to the server, in the "
+        "'limits' notation, e.g. '120/minute' or '10/second;1000/hour'.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or e.g. "
+        "redis://host:6379 to share them between workers.",
+    )
+    ws_max_frame_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest WebSocket frame the server reads (a base64 audio message counts).",
+    )
+    ws_send_queue: int = Field(
+        default=64,
+        ge=1,
+        description="Events buffered per WebSocket before a slow client pauses its turn.",
+    )
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:

@@ -83,6 +83,10 @@ class ThreadOwnershipError(MiolumiError):
     """A thread id is used by someone it does not belong to."""
 
 
+class ConversationNotFoundError(MiolumiError):
+    """No conversation with that id belongs to the user asking."""
+
+
 class ThreadBusyError(MiolumiError):
     """Another turn is running on the same thread (in this process or another)."""
 
@@ -186,3 +190,18 @@ class SpeechFailedError(VoiceError):
 
 class AudioInputError(VoiceError, InputError):
     """Audio given for transcription cannot be read."""
+
+
+class AuthError(MiolumiError):
+    """A server request carries no valid token, or one that may not do this."""
+
+
+class RateLimitedError(MiolumiError):
+    """A user sent more requests than the server's rate limit allows."""
+
+    def __init__(self, *, limit: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"Too many requests (limit {limit}): wait {retry_after:.0f} s and try again, "
+            "or ask the operator to raise MIOLUMI_RATE_LIMIT."
+        )

@@ -25,7 +25,11 @@ class Usage(TypedDict):
 
 
 class TurnEndEvent(TypedDict):
-    """The turn is complete and recorded."""
+    """The turn is complete and stored: always the turn's last event.
+
+    It is sent only after the thread's checkpoint and the conversation record are
+    written, so a turn whose ``turn_end`` arrived survives a crash or restart.
+    """
 
     type: Literal["turn_end"]
     reply: str

@@ -32,15 +32,19 @@ from miolumi.db import conversations
 from miolumi.db.checkpoints import open_checkpointer, prune_thread
 from miolumi.db.engine import open_database
 from miolumi.errors import InputError
-from miolumi.events import Event
+from miolumi.events import Event, TurnEndEvent
 from miolumi.graphs import lumi, mio
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import Pace
 from miolumi.mio.registry import DEFAULT_PERSONA
 from miolumi.services import Services, default_services
 
 Product = Literal["mio", "lumi"]
 
-_BUILDERS: dict[Product, StateGraph[Any, Any, Any, Any]] = {"mio": mio.builder, "lumi": lumi.builder}
+_BUILDERS: dict[Product, StateGraph[Any, Any, Any, Any]] = {
+    "mio": mio.builder,
+    "lumi": lumi.builder,
+}
 
 
 def new_thread_id() -> str:
@@ -151,6 +155,10 @@ class ChatSession:
     model: str | None = None
     completed_turns: int = 0
     """Turns completed in the current thread (the next turn's number is one more)."""
+    voice: bool | None = None
+    """Speak the replies (``audio`` events); None follows the ``voice`` setting."""
+    pace_window: int = 64
+    """Events the turn may run ahead of its consumer before generation waits for it."""
 
     @classmethod
     @asynccontextmanager
@@ -182,12 +190,14 @@ class ChatSession:
     def _config(self) -> RunnableConfig:
         return {"configurable": {"thread_id": self.thread_id}}
 
-    def _context(self) -> TurnContext:
+    def _context(self, pace: Pace | None = None) -> TurnContext:
         return TurnContext(
             user_id=self.user_id,
             agent_id=self.agent_id,
             model=self.model,
             services=self.services,
+            voice=self.voice,
+            pace=pace,
         )
 
     def _run_config(self) -> RunnableConfig:
@@ -207,35 +217,48 @@ class ChatSession:
         second one is refused with `ThreadBusyError`.
         """
         holder = uuid.uuid4().hex
+        thread_id = self.thread_id
         await asyncio.to_thread(
-            conversations.acquire_lease, self.engine, thread_id=self.thread_id, holder=holder
+            conversations.acquire_lease, self.engine, thread_id=thread_id, holder=holder
         )
-        try:
-            async for event in self._turn(text):
-                yield event
-        finally:
-            await asyncio.shield(
-                asyncio.to_thread(
-                    conversations.release_lease,
-                    self.engine,
-                    thread_id=self.thread_id,
-                    holder=holder,
-                )
+        released = False
+
+        async def release() -> None:
+            nonlocal released
+            released = True
+            await asyncio.to_thread(
+                conversations.release_lease, self.engine, thread_id=thread_id, holder=holder
             )
 
+        try:
+            async for event in self._turn(text):
+                if event["type"] == "turn_end":
+                    # Stored: free the thread before the caller hears of it, so a next turn
+                    # sent on turn_end (from any process) is never refused as busy.
+                    await release()
+                yield event
+        finally:
+            if not released:
+                await asyncio.shield(release())
+
     async def _turn(self, text: str) -> AsyncIterator[Event]:
-        turns = 0
+        end: TurnEndEvent | None = None
+        pace = Pace(window=self.pace_window)
         async for item in self.graph.astream(
             {"user_input": text},
             config=self._run_config(),
-            context=self._context(),
+            context=self._context(pace),
             stream_mode="custom",
             durability="exit",
         ):
+            pace.took()
             event = cast(Event, item)
             if event["type"] == "turn_end":
-                turns = event["turn"]
-            yield event
+                end = event  # held back until the turn is stored
+            else:
+                yield event
+        if end is None:
+            raise RuntimeError("the turn graph finished without a turn_end event")
         await prune_thread(self.saver, self.thread_id)
         await asyncio.to_thread(
             conversations.record_turn,
@@ -244,9 +267,12 @@ class ChatSession:
             user_id=self.user_id,
             product=self.product,
             agent_id=self.agent_id,
-            turns=turns,
+            turns=end["turn"],
         )
-        self.completed_turns = turns
+        self.completed_turns = end["turn"]
+        # Last, and only once the checkpoint and the record are written: a client that saw
+        # turn_end can count on the turn surviving a crash or restart of this process.
+        yield end
 
     async def history(self) -> list[AnyMessage]:
         """The thread's recent messages, oldest first."""

@@ -28,6 +28,7 @@ from miolumi.events import BudgetEvent
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.attribution import turn_attribution
 from miolumi.graphs.nodes.generate import Node, SystemPrompt, prompt_messages
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
 log = logging.getLogger("miolumi.core.cost.budget")
@@ -96,8 +97,8 @@ def make_budget(system_prompt: SystemPrompt, message: BudgetMessage) -> Node:
             return {"budget_action": "ok", "model_override": None}
         if action == "stop":
             words = message(state, context)
-            runtime.stream_writer({**_event(admission, "stop"), "message": words})
-            runtime.stream_writer(events.token(words))
+            stream_writer(runtime)({**_event(admission, "stop"), "message": words})
+            stream_writer(runtime)(events.token(words))
             log.warning("Budget: a turn of user %r was stopped.", context.user_id)
             return {"budget_action": "stop", "reply": words, "model_override": None}
         event = _event(admission, "warn" if action == "warn" else "degrade")
@@ -105,7 +106,7 @@ def make_budget(system_prompt: SystemPrompt, message: BudgetMessage) -> Node:
         if action == "degrade" and admission.model is not None:
             override = admission.model.spec
             event["model"] = override
-        runtime.stream_writer(event)
+        stream_writer(runtime)(event)
         log.warning(
             "Budget %s for user %r: %s cap at $%s of $%s.",
             action,

@@ -25,6 +25,7 @@ from miolumi.core.emotion import (
 )
 from miolumi.events import EmotionEvent, OrbEvent, Phase
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
 #: Characters of new reply text before a clause end triggers a re-reading.
@@ -81,7 +82,7 @@ async def emotion(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[st
     else:
         user = engine.analyze(state.user_input, history=history)
     mood = companion_response(user, previous=_state(state.companion_emotion))
-    write = runtime.stream_writer
+    write = stream_writer(runtime)
     write(emotion_event(user, phase="before", subject="user"))
     write(emotion_event(mood, phase="before", subject="companion"))
     write(orb_event(orb_for(mood), phase="before"))
@@ -112,16 +113,16 @@ class ReplyMood:
         orb = orb_for(mood)
         if orb.name != self.orb:
             self.orb = orb.name
-            self.runtime.stream_writer(emotion_event(mood, phase="during", subject="companion"))
-            self.runtime.stream_writer(orb_event(orb, phase="during"))
+            stream_writer(self.runtime)(emotion_event(mood, phase="during", subject="companion"))
+            stream_writer(self.runtime)(orb_event(orb, phase="during"))
 
     def finish(self) -> dict[str, Any] | None:
         """Read the whole reply, emit the final emotion and orb; return the mood as data."""
         if not self.text.strip():
             return self.before.to_dict() if self.before else None
         mood = self._read()
-        self.runtime.stream_writer(emotion_event(mood, phase="after", subject="companion"))
-        self.runtime.stream_writer(orb_event(orb_for(mood), phase="after"))
+        stream_writer(self.runtime)(emotion_event(mood, phase="after", subject="companion"))
+        stream_writer(self.runtime)(orb_event(orb_for(mood), phase="after"))
         return mood.to_dict()
 
     def _read(self) -> EmotionState:

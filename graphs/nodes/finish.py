@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from miolumi.events import TurnEndEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
 
@@ -33,5 +34,5 @@ async def finish(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str
     }
     if state.usage:
         event["usage"] = state.usage
-    runtime.stream_writer(event)
+    stream_writer(runtime)(event)
     return {"messages": removals + new, "turn": turn}

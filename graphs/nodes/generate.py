@@ -66,8 +66,11 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
             for sentence in sentences.push(shown):
                 release(sentence)
 
+        pace = runtime.context.pace
         try:
             async for chunk in model.chat.astream(messages):
+                if pace is not None:
+                    await pace.wait()  # the consumer is behind: read the model no faster
                 text = chunk.text
                 if text:
                     for shown in gate.push(text):  # held back only until its sentence passes

@@ -35,6 +35,7 @@ from miolumi.core.guardrails import (
 from miolumi.core.relationship import AgeStatus
 from miolumi.events import GuardEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 from miolumi.mio.registry import DEFAULT_PERSONA
 
@@ -107,7 +108,7 @@ def make_guard_input(product: str | None) -> Node:
         update: dict[str, Any] = {"guard": record, "guard_note": None}
         if verdict.action == "allow":
             return update
-        runtime.stream_writer(guard_event(verdict, stage="input"))
+        stream_writer(runtime)(guard_event(verdict, stage="input"))
         await asyncio.to_thread(
             guard.record, verdict, user_id=context.user_id, agent_id=context.agent_id
         )
@@ -116,7 +117,7 @@ def make_guard_input(product: str | None) -> Node:
             words = policy.refusal_for(
                 verdict.categories, verdict.language, name=_speaker(context, product)
             )
-            runtime.stream_writer(events.token(words))
+            stream_writer(runtime)(events.token(words))
             update["reply"] = words
             return update
         update["guard_note"] = _note(verdict, verdict.language, context)
@@ -204,12 +205,12 @@ class ReplyGate:
 
     def _piece(self, piece: Piece) -> list[str]:
         if piece.verdict is not None:
-            self.runtime.stream_writer(guard_event(piece.verdict, stage="output", replaced=True))
+            stream_writer(self.runtime)(guard_event(piece.verdict, stage="output", replaced=True))
         return [t for part in piece.parts for t in self._emit(part)]
 
     def _emit(self, text: str) -> list[str]:
         if not text:
             return []
-        self.runtime.stream_writer(events.token(text))
+        stream_writer(self.runtime)(events.token(text))
         self._passed.append(text)
         return [text]

@@ -19,6 +19,7 @@ from miolumi.core.memory.types import recalled
 from miolumi.core.memory.writer import WriteJob
 from miolumi.errors import MiolumiError
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
 #: Memories recalled into one turn's prompt.
@@ -38,7 +39,7 @@ async def retrieve_memories(state: TurnState, *, runtime: Runtime[TurnContext]) 
             memory.search, context.user_id, state.user_input, agent_id=context.agent_id, k=RECALL
         )
     except MiolumiError as exc:
-        runtime.stream_writer(events.error("memory_unavailable", str(exc)))
+        stream_writer(runtime)(events.error("memory_unavailable", str(exc)))
         return {"memories": []}
     return {"memories": [recalled(hit) for hit in hits]}
 

@@ -27,6 +27,7 @@ from miolumi.core.relationship import (
 )
 from miolumi.events import RelationshipEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 from miolumi.mio.agents import ensure_agent
 from miolumi.mio.persona import Persona
@@ -123,7 +124,7 @@ async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> di
     step = await asyncio.to_thread(
         _step_and_store, services, runtime.context.user_id, persona, signal
     )
-    runtime.stream_writer(relationship_view(persona, step, at=at))
+    stream_writer(runtime)(relationship_view(persona, step, at=at))
     if step.change is not None:
         plugins = services.plugins
         for name in plugins.implementers("relationship_stage_changed"):
@@ -138,5 +139,5 @@ async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> di
             except Exception as exc:  # reported as an event; the turn goes on
                 message = f"Plugin {name!r} failed in relationship_stage_changed: {exc}"
                 log.warning(message)
-                runtime.stream_writer(events.error("plugin_error", message))
+                stream_writer(runtime)(events.error("plugin_error", message))
     return {"relationship": None}

@@ -26,6 +26,7 @@ from miolumi.core.cost import Attribution
 from miolumi.core.voice import SpeechFailure, Spoken, VoicePlan, VoiceService
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.attribution import turn_attribution
+from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def start_speech(state: TurnState, runtime: Runtime[TurnContext]) -> SpeechPipel
     return SpeechPipeline(
         voice=context.resources().voice,
         plan=plan,
-        write=runtime.stream_writer,
+        write=stream_writer(runtime),
         attribution=turn_attribution(state, context),
         languages=[code for code in languages if len(code) == 2] or None,
     )

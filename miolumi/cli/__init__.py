@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from miolumi import __version__
-from miolumi.cli import chat, config, lumi, memory, personas, plugins, usage, voice
+from miolumi.cli import chat, config, lumi, memory, personas, plugins, serve, usage, voice
 
 app = typer.Typer(
     name="miolumi",
@@ -25,6 +25,8 @@ app.add_typer(personas.app, name="personas")
 app.command(name="say")(voice.say)
 app.add_typer(voice.app, name="voice")
 app.command(name="plugins")(plugins.plugins_command)
+app.command(name="serve")(serve.serve)
+app.add_typer(serve.token_app, name="token")
 
 
 def _version(value: bool) -> None:

@@ -72,6 +72,16 @@ def latest(engine: Engine, *, user_id: str, product: str, agent_id: str | None) 
         return session.scalars(query).first()
 
 
+def of_user(engine: Engine, *, user_id: str, product: str | None = None) -> list[ConversationInfo]:
+    """The user's conversations (of one product, if given), most recent first."""
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    if product is not None:
+        query = query.where(Conversation.product == product)
+    with Session(engine) as session:
+        rows = session.scalars(query.order_by(Conversation.updated_at.desc()))
+        return [_info(row) for row in rows]
+
+
 def check_owner(
     engine: Engine, *, thread_id: str, user_id: str, product: str, agent_id: str | None
 ) -> None:

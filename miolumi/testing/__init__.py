@@ -3,12 +3,14 @@
 - :class:`FakeOpenAIServer`: a real HTTP server on 127.0.0.1 speaking enough of the OpenAI
   API (``/v1/chat/completions``, streaming or not, and ``/v1/models``) for the ``openai``
   client and ``langchain_openai.ChatOpenAI``, with scripted replies.
+- :func:`running`: an ASGI app (the miolumi server, say) under real uvicorn on 127.0.0.1.
 - :func:`free_port`: a local port where nothing listens, for "unreachable" endpoints.
 - :class:`ScriptedChatModel`, :class:`FailingChatModel`: LangChain chat models with
   scripted replies (and scripted failures), for graph tests and benchmarks.
 """
 
 from miolumi.testing._words import split_words
+from miolumi.testing.asgi import running
 from miolumi.testing.models import FailingChatModel, ScriptedChatModel
 from miolumi.testing.server import (
     TOKENS_PER_MESSAGE,
@@ -24,5 +26,6 @@ __all__ = [
     "RecordedRequest",
     "ScriptedChatModel",
     "free_port",
+    "running",
     "split_words",
 ]

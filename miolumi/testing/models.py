@@ -38,10 +38,16 @@ class ScriptedChatModel(BaseChatModel):
 
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _turns: Iterator[int] = PrivateAttr(default_factory=itertools.count)
+    _streamed: int = PrivateAttr(default=0)
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
+
+    @property
+    def streamed(self) -> int:
+        """Chunks handed out so far (all calls): how far a consumer has read."""
+        return self._streamed
 
     @property
     def calls(self) -> list[list[BaseMessage]]:
@@ -89,6 +95,7 @@ class ScriptedChatModel(BaseChatModel):
     def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
         chunks, usage = self._take_turn(messages)
         for i, text in enumerate(chunks):
+            self._streamed += 1
             if i < len(chunks) - 1:
                 yield ChatGenerationChunk(message=AIMessageChunk(content=text))
             else:

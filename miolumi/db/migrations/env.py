@@ -11,6 +11,7 @@ from miolumi.db import schema_guard as _schema_guard  # noqa: F401  (its tables 
 from miolumi.db import schema_lumi as _schema_lumi  # noqa: F401  (its tables in the metadata)
 from miolumi.db import schema_memory as _schema_memory  # noqa: F401  (tables in the metadata)
 from miolumi.db import schema_mio as _schema_mio  # noqa: F401  (its tables in the metadata)
+from miolumi.db import schema_server as _schema_server  # noqa: F401  (tables in the metadata)
 
 target_metadata = schema_core.Base.metadata
 
