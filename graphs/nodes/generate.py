@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -45,7 +46,9 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
         """Stream the reply, emitting a token event per chunk."""
         spec = state.model_override or runtime.context.model  # a budget may degrade it
         model = runtime.context.resources().models.resolve(spec)
-        messages = prompt_messages(state, system_prompt(state, runtime.context))
+        # Prompts read stored state (Lumi's personality, plugins): off the event loop.
+        system = await asyncio.to_thread(system_prompt, state, runtime.context)
+        messages = prompt_messages(state, system)
         parts: list[str] = []
         usage: Usage | None = None
         mood = ReplyMood(engine=runtime.context.resources().emotion, state=state, runtime=runtime)

@@ -10,6 +10,8 @@ breaking character, unsafe content); :meth:`stream` wraps that for a streamed re
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,9 +201,16 @@ class Guardrails:
         history: Sequence[str] = (),
         product: str | None = None,
     ) -> GuardVerdict:
-        """:meth:`check_input`, then the judge (when configured) on a borderline score."""
-        verdict = self.check_input(
-            text, user_id=user_id, agent_id=agent_id, history=history, product=product
+        """:meth:`check_input` (off the event loop), then the judge on a borderline score."""
+        verdict = await asyncio.to_thread(
+            functools.partial(
+                self.check_input,
+                text,
+                user_id=user_id,
+                agent_id=agent_id,
+                history=history,
+                product=product,
+            )
         )
         judge = self.judge
         if judge is None or verdict.action == "block" or verdict.crisis:
