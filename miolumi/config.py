@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         description="Chroma server URL (http://host:8000) for memories; unset keeps them in "
         "a local Chroma directory under the data dir.",
     )
+    chroma_database: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=63,
+        description="Database on the Chroma server (created if missing), so several "
+        "deployments can share one server; unset uses the server's default database.",
+    )
     embeddings: str = Field(
         default="use-m3",
         description="Memory embeddings: 'use-m3' (bundled, multilingual), 'e5-small' (needs "

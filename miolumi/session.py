@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from miolumi.core.cost import run_metadata
 from miolumi.db import conversations
-from miolumi.db.checkpoints import open_checkpointer, prune_thread
+from miolumi.db.checkpoints import open_checkpointer, prune_thread, thread_turn
 from miolumi.db.engine import open_database
 from miolumi.events import Event
 from miolumi.graphs import lumi, mio
@@ -147,27 +147,28 @@ class ChatSession:
     async def turn(self, text: str) -> AsyncIterator[Event]:
         """Run one turn, yielding its events; raises a `MiolumiError` naming the fix on failure."""
         turns = 0
-        async for item in self.graph.astream(
-            {"user_input": text},
-            config=self._run_config(),
-            context=self._context(),
-            stream_mode="custom",
-            durability="exit",
-        ):
-            event = cast(Event, item)
-            if event["type"] == "turn_end":
-                turns = event["turn"]
-            yield event
-        await prune_thread(self.saver, self.thread_id)
-        await asyncio.to_thread(
-            conversations.record_turn,
-            self.engine,
-            thread_id=self.thread_id,
-            user_id=self.user_id,
-            product=self.product,
-            agent_id=self.agent_id,
-            turns=turns,
-        )
+        async with thread_turn(self.saver, self.thread_id):
+            async for item in self.graph.astream(
+                {"user_input": text},
+                config=self._run_config(),
+                context=self._context(),
+                stream_mode="custom",
+                durability="exit",
+            ):
+                event = cast(Event, item)
+                if event["type"] == "turn_end":
+                    turns = event["turn"]
+                yield event
+            await prune_thread(self.saver, self.thread_id)
+            await asyncio.to_thread(
+                conversations.record_turn,
+                self.engine,
+                thread_id=self.thread_id,
+                user_id=self.user_id,
+                product=self.product,
+                agent_id=self.agent_id,
+                turns=turns,
+            )
         self.completed_turns = turns
 
     async def history(self) -> list[AnyMessage]:
