@@ -20,17 +20,17 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
+from miolumi.config import load_settings
 from miolumi.db.engine import MIGRATIONS, open_database
+from miolumi.errors import ConfigError
 from miolumi.events import Event
 from miolumi.session import ChatSession
 from miolumi.testing import FakeOpenAIServer, ScriptedChatModel
 from tests import servers
 from tests.conftest import ServicesFactory
 
-pytestmark = [
-    pytest.mark.scaleout,
-    pytest.mark.skipif(not servers.configured(), reason=servers.SKIP_REASON),
-]
+pytestmark = pytest.mark.scaleout
+needs_servers = pytest.mark.skipif(not servers.configured(), reason=servers.SKIP_REASON)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +44,7 @@ def count(engine: Engine, sql: str, **params: Any) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
+@needs_servers
 def test_migrations_apply_on_an_empty_database(
     server_databases: servers.ServerDatabases,
 ) -> None:
@@ -60,6 +61,7 @@ def test_migrations_apply_on_an_empty_database(
     engine.dispose()
 
 
+@needs_servers
 async def test_a_day_of_mio_and_lumi_lives_on_the_servers(
     make_services: ServicesFactory, home: Path
 ) -> None:
@@ -113,6 +115,52 @@ async def test_a_day_of_mio_and_lumi_lives_on_the_servers(
     assert not (home / "miolumi.db").exists()
     assert not (home / "threads.sqlite").exists()
     assert not (home / "memories").exists()
+
+
+_OPEN_EVERYTHING = """
+import asyncio, sys
+from miolumi.db.checkpoints import open_checkpointer
+from miolumi.db.engine import open_database
+
+async def main() -> None:
+    async with open_checkpointer(sys.argv[1]):
+        pass
+
+open_database(sys.argv[1]).dispose()
+asyncio.run(main())
+"""
+
+
+@needs_servers
+def test_workers_starting_together_on_an_empty_database(
+    server_databases: servers.ServerDatabases,
+) -> None:
+    # Without the advisory locks, most of these failed: Alembic's and the checkpointer's
+    # CREATE TABLEs racing (duplicate pg_type rows, duplicate migration versions).
+    url = server_databases.database_url
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_EVERYTHING, url],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, errors
+    engine = open_database(url)
+    assert count(engine, "SELECT count(*) FROM alembic_version") >= 1
+    assert count(engine, "SELECT count(*) FROM checkpoint_migrations") >= 1
+    engine.dispose()
+
+
+def test_the_servers_variables_may_stay_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(servers.DATABASE_ENV, "postgresql://u:p@127.0.0.1/db")
+    monkeypatch.setenv(servers.CHROMA_ENV, "http://127.0.0.1:8000")
+    assert load_settings().database_url is None  # known, and not a setting
+    monkeypatch.setenv("MIOLUMI_TEST_DATABASE", "x")
+    with pytest.raises(ConfigError, match="MIOLUMI_TEST_DATABASE"):
+        load_settings()
 
 
 class Worker:
@@ -169,6 +217,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
                 worker.close()
 
 
+@needs_servers
 def test_two_workers_alternate_turns_on_one_thread(workers: tuple[Worker, Worker]) -> None:
     expected: list[list[str]] = []
     for i in range(6):
@@ -190,6 +239,7 @@ def test_two_workers_alternate_turns_on_one_thread(workers: tuple[Worker, Worker
     ]
 
 
+@needs_servers
 def test_two_workers_racing_on_one_thread_lose_no_turn(workers: tuple[Worker, Worker]) -> None:
     a, b = workers
     for i in range(3):
