@@ -40,8 +40,9 @@ ENV_PREFIX = "MIOLUMI_"
 COST_KINDS = frozenset({"llm", "embedding", "tts", "stt", "vision"})
 #: Units a price in the ``prices`` table can be given for (USD per unit).
 PRICE_UNITS = frozenset({"input_tokens", "output_tokens", "characters", "audio_seconds", "images"})
-#: Environment variables with the prefix that are not settings fields.
-_NON_FIELD_ENV = {"MIOLUMI_CONFIG"}
+#: Environment variables with the prefix that are not settings fields (the test suite's
+#: servers, from .ci/services, may stay exported in a developer's shell).
+_NON_FIELD_ENV = {"MIOLUMI_CONFIG", "MIOLUMI_TEST_DATABASE_URL", "MIOLUMI_TEST_CHROMA_URL"}
 
 
 def default_home() -> Path:
@@ -114,6 +115,13 @@ class Settings(BaseSettings):
         default=None,
         description="Chroma server URL (http://host:8000) for memories; unset keeps them in "
         "a local Chroma directory under the data dir.",
+    )
+    chroma_database: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=63,
+        description="Database on the Chroma server (created if missing), so several "
+        "deployments can share one server; unset uses the server's default database.",
     )
     embeddings: str = Field(
         default="use-m3",

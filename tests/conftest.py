@@ -15,23 +15,42 @@ from miolumi.hookspecs import hookimpl
 from miolumi.plugins import load_plugins
 from miolumi.services import Services
 from miolumi.testing import ScriptedChatModel
+from tests import servers
 
 _ENV_PREFIXES = ("MIOLUMI_", "OPENAI_")
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets a fresh MIOLUMI_HOME and no model configuration from the machine."""
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """Every test gets a fresh MIOLUMI_HOME and no model configuration from the machine.
+
+    Tests marked ``scaleout`` also get a fresh PostgreSQL and Chroma database of their
+    own when the servers are configured (see tests/servers.py).
+    """
     for key in list(os.environ):
         if key.startswith(_ENV_PREFIXES):
             monkeypatch.delenv(key)
     data = tmp_path / "home"
     monkeypatch.setenv("MIOLUMI_HOME", str(data))
+    if servers.configured() and request.node.get_closest_marker("scaleout"):
+        databases: servers.ServerDatabases = request.getfixturevalue("server_databases")
+        monkeypatch.setenv("MIOLUMI_DATABASE_URL", databases.database_url)
+        monkeypatch.setenv("MIOLUMI_CHROMA_URL", databases.chroma_url)
+        monkeypatch.setenv("MIOLUMI_CHROMA_DATABASE", databases.chroma_database)
     # Background memory extraction by a remote model would spend scripted replies of fake
     # endpoints; tests of that path (tests/test_memory_graph.py) turn it back on.
     monkeypatch.setenv("MIOLUMI_MEMORY_EXTRACTION", "rules")
     config_module.get_settings.cache_clear()
     return data
+
+
+@pytest.fixture
+def server_databases() -> Iterator[servers.ServerDatabases]:
+    """A fresh PostgreSQL database and Chroma database on the test servers, or a skip."""
+    if not servers.configured():
+        pytest.skip(servers.SKIP_REASON)
+    with servers.fresh_databases() as databases:
+        yield databases
 
 
 class ScriptedPlugin:
@@ -81,6 +100,8 @@ def make_services() -> Iterator[ServicesFactory]:
 
     yield factory
     for services in created:
+        # Usage rows are written in the background: in before the test's database goes.
+        services.cost.flush()
         plugin = services.plugins.manager.get_plugin("scripted")
         if plugin is not None:
             services.plugins.manager.unregister(plugin)

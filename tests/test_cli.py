@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 from miolumi.cli import app
 from miolumi.testing import FakeOpenAIServer, free_port
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 runner = CliRunner()
 
 

@@ -8,11 +8,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from miolumi.cli import app
 from miolumi.config import load_settings
 from miolumi.core.cost import Attribution, Call, CostTracker, Units
+
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
 
 runner = CliRunner()
 

@@ -21,6 +21,9 @@ from miolumi.session import ChatSession, Product
 from miolumi.testing import TOKENS_PER_MESSAGE, FakeOpenAIServer
 from tests.conftest import ServicesFactory
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 MODELS = ("gpt-4o-mini", "gpt-4o", "fake-model")
 
 

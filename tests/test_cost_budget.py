@@ -22,6 +22,9 @@ from miolumi.testing import FakeOpenAIServer
 from tests.conftest import ServicesFactory
 from tests.test_cost import MODELS, remote_services, rows
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 #: A price that makes pre-spending easy: one "input token" of this model costs a cent.
 SPEND = {"llm:test:spend": {"input_tokens": "0.01"}}
 

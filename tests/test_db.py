@@ -9,9 +9,13 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from miolumi.config import load_settings
 from miolumi.db import conversations
 from miolumi.db.engine import MIGRATIONS, open_database
 from miolumi.errors import ConfigError, StorageError, ThreadOwnershipError
+
+# The configured database: PostgreSQL too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
 
 
 def _alembic_config() -> Config:
@@ -20,8 +24,8 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def test_migrations_create_the_core_tables(tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+def test_migrations_create_the_core_tables() -> None:
+    engine = open_database(load_settings().relational_url)
     tables = set(inspect(engine).get_table_names())
     assert {"users", "conversations", "alembic_version"} <= tables
     with engine.connect() as conn:
@@ -32,11 +36,12 @@ def test_migrations_create_the_core_tables(tmp_path: Path) -> None:
     for head in applied:
         assert "0001_core" in {r.revision for r in script.iterate_revisions(head, "base")}
     # Opening again is a no-op, not an error.
-    open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    open_database(load_settings().relational_url).dispose()
+    engine.dispose()
 
 
-def test_record_and_find_conversations(tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+def test_record_and_find_conversations() -> None:
+    engine = open_database(load_settings().relational_url)
     conversations.record_turn(
         engine, thread_id="t1", user_id="u1", product="mio", agent_id="mio", turns=1
     )
@@ -70,10 +75,10 @@ def test_unwritable_database_names_the_fix(tmp_path: Path) -> None:
         open_database(f"sqlite:///{folder / 'x.db'}")
 
 
-def test_concurrent_first_turns_of_a_new_user_do_not_collide(tmp_path: Path) -> None:
+def test_concurrent_first_turns_of_a_new_user_do_not_collide() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    engine = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    engine = open_database(load_settings().relational_url)
 
     def first_turn(i: int) -> None:
         conversations.record_turn(

@@ -451,3 +451,15 @@ def test_failing_recovers_when_fail_after_is_none() -> None:
     model.fail_after = None
     assert "".join(str(c.content) for c in model.stream("hi")) == "a b c"
     assert model.invoke("hi").content == "a b c"
+
+
+async def test_scripted_model_waits_first_delay_then_delay_per_chunk() -> None:
+    model = ScriptedChatModel(replies=["one two three"], first_delay=0.2, delay=0.05)
+    start = time.perf_counter()
+    arrivals = []
+    async for _ in model.astream("hi"):
+        arrivals.append(time.perf_counter() - start)
+    assert len(arrivals) == 3
+    assert 0.2 <= arrivals[0] < 0.25 + 0.5  # generous: a loaded machine is slow, never fast
+    assert arrivals[2] - arrivals[0] >= 0.1
+    assert model.streamed == 3

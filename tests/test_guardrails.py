@@ -28,6 +28,9 @@ from miolumi.session import ChatSession
 from miolumi.testing import ScriptedChatModel
 from tests.conftest import ServicesFactory
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 
 @pytest.fixture(scope="module")
 def guard() -> Guardrails:

@@ -24,6 +24,9 @@ from miolumi.session import ChatSession
 from miolumi.testing import ScriptedChatModel
 from tests.conftest import ServicesFactory
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 SAD = "Oh no, I'm so sorry. That sounds really hard, I'm here with you."
 HAPPY = "Wow, that's wonderful news! I'm so happy for you!"
 USER = [

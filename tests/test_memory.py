@@ -25,6 +25,9 @@ from miolumi.errors import (
 )
 from miolumi.testing import free_port
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 
 @pytest.fixture
 def memory(home: Path) -> MemoryManager:
@@ -278,7 +281,8 @@ def test_bad_queries_and_dumps(memory: MemoryManager) -> None:
         memory.import_({"format": "something else"})
 
 
-def test_corrupted_store_is_a_clear_error(home: Path) -> None:
+def test_corrupted_store_is_a_clear_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIOLUMI_CHROMA_URL", raising=False)  # the local directory's case
     store = home / "memories"
     store.mkdir(parents=True)
     (store / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)

@@ -18,6 +18,9 @@ from miolumi.session import ChatSession
 from miolumi.testing import ScriptedChatModel, free_port
 from tests.conftest import ServicesFactory
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 runner = CliRunner()
 
 

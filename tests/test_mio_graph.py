@@ -21,6 +21,9 @@ from miolumi.testing import FailingChatModel, FakeOpenAIServer, ScriptedChatMode
 from tests.conftest import ServicesFactory
 from tests.test_cli import chat_requests, endpoint, miolumi
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 
 async def run(session: ChatSession, text: str) -> list[Event]:
     return [event async for event in session.turn(text)]

@@ -28,6 +28,9 @@ from miolumi.core.relationship import (
 from miolumi.errors import AgeConfirmationError
 from miolumi.mio.persona import RelationshipConfig
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 T0 = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 LADDER = RelationshipConfig().ladder()  # strangers -> flirting -> lovers
 ENGINE = RelationshipEngine()

@@ -7,11 +7,13 @@ turn state, the store stays bounded however long a thread runs.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -19,6 +21,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from miolumi.db.engine import SQLITE_PRAGMAS
 from miolumi.errors import ConfigError
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg import AsyncConnection
 
 _KEEP_LATEST_SQLITE = (
     "DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN ("
@@ -48,7 +54,7 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
                 "PostgreSQL needs the postgres extra: pip install 'miolumi[postgres]'"
             ) from exc
         async with AsyncPostgresSaver.from_conn_string(_psycopg_url(url)) as pg:
-            await pg.setup()
+            await _setup_postgres(pg, url)
             yield pg
         return
     Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +64,58 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
         for pragma in SQLITE_PRAGMAS:
             await saver.conn.execute(pragma)
         yield saver
+
+
+#: Advisory lock key held while the checkpoint tables are created or migrated.
+SETUP_LOCK = 0x6D6C_636B  # "mlck"
+
+#: First key of the two-key advisory locks that order the turns of a thread.
+#: Seconds between two tries to take an advisory lock.
+LOCK_POLL_SECONDS = 0.02
+
+_set_up: set[str] = set()
+
+
+async def _setup_postgres(saver: AsyncPostgresSaver, url: str) -> None:
+    """Create or migrate the checkpoint tables once per URL per process.
+
+    Its ``CREATE TABLE IF NOT EXISTS`` is not safe to run concurrently: sessions opening
+    a new database at once (20 turns in one process, two server workers) failed with a
+    unique violation in PostgreSQL's catalog. An advisory lock runs the setups one at a
+    time, across processes too.
+    """
+    from psycopg import AsyncConnection
+
+    if url in _set_up:
+        return
+    conn = saver.conn
+    if not isinstance(conn, AsyncConnection):  # pragma: no cover - we open a connection
+        raise TypeError("expected a connection, not a pool")
+    async with _advisory_lock(conn, "%s", (SETUP_LOCK,)):
+        await saver.setup()
+    _set_up.add(url)
+
+
+@asynccontextmanager
+async def _advisory_lock(
+    conn: AsyncConnection[Any], key_sql: str, params: tuple[Any, ...]
+) -> AsyncIterator[None]:
+    """Hold a session-level advisory lock of ``conn`` (the key is SQL with parameters).
+
+    Polled, not waited for: a session blocked in ``pg_advisory_lock`` is a statement in
+    progress, and a lock holder running the savers' ``CREATE INDEX CONCURRENTLY`` waits
+    for every such statement to end: a deadlock.
+    """
+    while True:
+        cursor = await conn.execute(f"SELECT pg_try_advisory_lock({key_sql}) AS taken", params)
+        row = await cursor.fetchone()
+        if row and row["taken"]:
+            break
+        await asyncio.sleep(LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        await conn.execute(f"SELECT pg_advisory_unlock({key_sql})", params)
 
 
 _prepared: set[str] = set()

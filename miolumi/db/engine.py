@@ -8,13 +8,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from miolumi.errors import ConfigError, StorageError
 
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+#: Advisory lock key held (on PostgreSQL) while a process migrates the schema.
+MIGRATE_LOCK = 0x6D6C_6D67  # "mlmg"
 
 _lock = threading.Lock()
 _migrated: set[str] = set()
@@ -74,6 +77,12 @@ def migrate(engine: Engine) -> None:
         cfg.set_main_option("script_location", MIGRATIONS)
         try:
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Workers starting at once on a new database migrate one at a time;
+                    # the lock goes with the transaction.
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                    )
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, "heads")
         except OperationalError as exc:

@@ -35,6 +35,8 @@ class ScriptedChatModel(BaseChatModel):
     """Words per streamed chunk."""
     delay: float = Field(default=0.0, ge=0.0)
     """Seconds to sleep between streamed chunks."""
+    first_delay: float = Field(default=0.0, ge=0.0)
+    """Seconds to sleep before the first streamed chunk (the model's time to first token)."""
 
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _turns: Iterator[int] = PrivateAttr(default_factory=itertools.count)
@@ -115,8 +117,9 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         for i, chunk in enumerate(self._chunks(messages)):
-            if i and self.delay:
-                time.sleep(self.delay)
+            pause = self.delay if i else self.first_delay
+            if pause:
+                time.sleep(pause)
             yield chunk
 
     async def _astream(
@@ -127,8 +130,9 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         for i, chunk in enumerate(self._chunks(messages)):
-            if i and self.delay:
-                await asyncio.sleep(self.delay)
+            pause = self.delay if i else self.first_delay
+            if pause:
+                await asyncio.sleep(pause)
             yield chunk
 
 

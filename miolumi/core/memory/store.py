@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import chromadb
 from chromadb.api import ClientAPI
+from chromadb.config import DEFAULT_DATABASE
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
 
 from miolumi.config import Settings
 from miolumi.errors import ConfigError, MemoryStoreError, MiolumiError
@@ -72,6 +74,27 @@ def _chroma_settings() -> ChromaSettings:
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
+def _ensure_database(name: str, *, host: str, port: int, ssl: bool) -> None:
+    """Create the database ``name`` in the server's default tenant unless it exists."""
+    admin = chromadb.AdminClient(
+        ChromaSettings(
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            chroma_server_host=host,
+            chroma_server_http_port=port,
+            chroma_server_ssl_enabled=ssl,
+            anonymized_telemetry=False,
+        )
+    )
+    try:
+        admin.get_database(name)
+    except NotFoundError:
+        try:
+            admin.create_database(name)
+        except ChromaError as exc:  # another process created it in between
+            if "already exists" not in str(exc):
+                raise
+
+
 def open_client(settings: Settings) -> ClientAPI:
     """The Chroma client of ``settings``: ``HttpClient`` by URL, else a local directory."""
     if settings.chroma_url:
@@ -82,12 +105,17 @@ def open_client(settings: Settings) -> ClientAPI:
                 "http://127.0.0.1:8000"
             )
         port = parts.port or (443 if parts.scheme == "https" else 8000)
+        host, ssl = parts.hostname, parts.scheme == "https"
         with guarded(settings, "connect to"):
+            database = settings.chroma_database
+            if database:
+                _ensure_database(database, host=host, port=port, ssl=ssl)
             client = chromadb.HttpClient(
-                host=parts.hostname,
+                host=host,
                 port=port,
-                ssl=parts.scheme == "https",
+                ssl=ssl,
                 settings=_chroma_settings(),
+                database=database or DEFAULT_DATABASE,
             )
             client.heartbeat()
         return client
