@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from miolumi.testing import FakeOpenAIServer, free_port
+
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
 
 
 @dataclass

@@ -11,6 +11,9 @@ from miolumi.testing import ScriptedChatModel
 from tests.conftest import ServicesFactory
 from tests.serving import masked_text_frame, raw_ws, reply_of, serve
 
+# On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
+pytestmark = pytest.mark.scaleout
+
 SLOW = " ".join(["once upon a time"] * 15)  # 60 words, 3 s at 0.05 s a word
 
 

@@ -69,7 +69,6 @@ async def open_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[str]]
 #: Advisory lock key held while the checkpoint tables are created or migrated.
 SETUP_LOCK = 0x6D6C_636B  # "mlck"
 
-#: First key of the two-key advisory locks that order the turns of a thread.
 #: Seconds between two tries to take an advisory lock.
 LOCK_POLL_SECONDS = 0.02
 

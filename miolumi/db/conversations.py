@@ -162,8 +162,9 @@ def acquire_lease(
             insert(ThreadLease)
             .values(thread_id=thread_id, holder=holder, expires_at=now + seconds)
             .on_conflict_do_nothing()
+            .returning(ThreadLease.thread_id)
         )
-        acquired = getattr(taken, "rowcount", 0) == 1
+        acquired = taken.first() is not None  # rowcount is -1 here on PostgreSQL
     if not acquired:
         raise ThreadBusyError(
             f"Another turn on thread {thread_id!r} is still running: wait for it to end "
