@@ -57,6 +57,11 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
             if speech is not None:
                 speech.say(sentence)
 
+        def sentence_end() -> None:
+            """The gate released whole sentences: what is pending is one, no need to wait."""
+            if (rest := sentences.flush()) is not None:
+                release(rest)
+
         gate = await ReplyGate.open(state, runtime, system=messages[0].text)  # guard_output
 
         def show(shown: str) -> None:
@@ -70,8 +75,11 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
             async for chunk in model.chat.astream(messages):
                 text = chunk.text
                 if text:
-                    for shown in gate.push(text):  # held back only until its sentence passes
+                    passed = gate.push(text)  # held back only until its sentence passes
+                    for shown in passed:
                         show(shown)
+                    if passed and gate.whole_sentences:
+                        sentence_end()
                 meta = chunk.usage_metadata
                 if meta:
                     usage = {
