@@ -75,18 +75,18 @@ def reply_of(tokens: int) -> str:
 class TimedModel(ScriptedChatModel):
     """The scripted model, noting when it yields each chunk of its first call after ``clear``."""
 
-    _calls: list[list[tuple[float, str]]] = PrivateAttr(default_factory=list)
+    _streams: list[list[tuple[float, str]]] = PrivateAttr(default_factory=list)
 
     def clear(self) -> None:
-        self._calls.clear()
+        self._streams.clear()
 
     @property
     def stamps(self) -> list[tuple[float, str]]:
-        return self._calls[0] if self._calls else []
+        return self._streams[0] if self._streams else []
 
     async def _astream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         stamps: list[tuple[float, str]] = []
-        self._calls.append(stamps)
+        self._streams.append(stamps)
         chunk: ChatGenerationChunk
         async for chunk in super()._astream(*args, **kwargs):
             stamps.append((time.perf_counter(), chunk.text))
