@@ -93,3 +93,57 @@ def test_joined_sentences_keep_all_the_text() -> None:
     text = "Hi! I'm Mio. It's 3.50 p.m. now. 好的。Bye..."
     pieces = split_stream(text, step=2)
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
+
+
+# -- tentative: the sentence the pending text makes if a new one starts next -------------
+
+
+@pytest.mark.parametrize(
+    ("pending", "tentative"),
+    [
+        ("Hello there.", "Hello there."),
+        ("Hello there. ", "Hello there."),
+        ('She said "go home."', 'She said "go home."'),
+        ("Wait... really?! ", "Wait... really?!"),
+        ("今天好累。", "今天好累。"),
+        ("「ありがとう。」", "「ありがとう。」"),
+        ("Hello there", None),  # no terminator yet
+        ("I met Mr. ", None),  # abbreviations do not end sentences
+        ("Use e.g. ", None),
+        ("J. ", None),  # nor single initials
+        ("It costs $29.", "It costs $29."),  # may turn out to be $29.95: a guess
+        ("   ", None),
+    ],
+)
+def test_tentative_names_the_sentence_pending_text_would_end(
+    pending: str, tentative: str | None
+) -> None:
+    splitter = SentenceSplitter()
+    assert splitter.push(pending) == []
+    assert splitter.tentative() == tentative
+    assert splitter.pending == pending  # a look only: nothing is consumed
+
+
+def test_tentative_is_what_push_returns_when_a_sentence_follows() -> None:
+    text = "Hi! I'm Mio. It's 3.50 p.m. now. 好的。「はい。」Dr. Who? Yes... OK."
+    splitter = SentenceSplitter()
+    guesses: list[str | None] = []
+    confirmed: list[str] = []
+    for char in text:
+        guesses.append(splitter.tentative())
+        if out := splitter.push(char):
+            confirmed.extend(out)
+            assert out == [guesses[-1]]  # known one character early
+    assert confirmed == [
+        *("Hi!", "I'm Mio.", "It's 3.50 p.m. now.", "好的。", "「はい。」", "Dr. Who?", "Yes...")
+    ]
+    assert splitter.flush() == "OK."
+
+
+def test_a_wrong_guess_is_not_returned() -> None:
+    splitter = SentenceSplitter()
+    splitter.push("Well... ")
+    assert splitter.tentative() == "Well..."
+    assert splitter.push("you know. ") == []  # a lower-case word: the same sentence
+    assert splitter.tentative() == "Well... you know."
+    assert splitter.push("So") == ["Well... you know."]

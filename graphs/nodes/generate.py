@@ -54,11 +54,24 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
         mood = ReplyMood(engine=runtime.context.resources().emotion, state=state, runtime=runtime)
         speech = start_speech(state, runtime)  # None unless the turn is spoken
         sentences = SentenceSplitter()
+        drafts = SentenceSplitter()  # the raw stream, for speech to start a token early
 
         def release(sentence: str) -> None:
             """A complete sentence of the reply is released here (speech starts on it)."""
             if speech is not None:
                 speech.say(sentence)
+
+        def draft(text: str) -> None:
+            """Raw model text: start speaking the sentence it probably ends (not yet heard)."""
+            if speech is not None:
+                drafts.push(text)
+                if (guess := drafts.tentative()) is not None:
+                    speech.prepare(guess)
+
+        def sentence_end() -> None:
+            """The gate released whole sentences: what is pending is one, no need to wait."""
+            if (rest := sentences.flush()) is not None:
+                release(rest)
 
         gate = await ReplyGate.open(state, runtime, system=messages[0].text)  # guard_output
 
@@ -76,8 +89,12 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
                     await pace.wait()  # the consumer is behind: read the model no faster
                 text = chunk.text
                 if text:
-                    for shown in gate.push(text):  # held back only until its sentence passes
+                    passed = gate.push(text)  # held back only until its sentence passes
+                    for shown in passed:
                         show(shown)
+                    if passed and gate.whole_sentences:
+                        sentence_end()
+                    draft(text)
                 meta = chunk.usage_metadata
                 if meta:
                     usage = {

@@ -179,6 +179,11 @@ class ReplyGate:
         return cls(runtime=runtime, stream=stream, language=language, crisis=crisis, _passed=[])
 
     @property
+    def whole_sentences(self) -> bool:
+        """Whether ``push`` releases whole sentences only (output checks on), not tokens."""
+        return self.stream is not None
+
+    @property
     def text(self) -> str:
         """The reply as released so far."""
         return "".join(self._passed)

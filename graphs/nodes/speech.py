@@ -7,6 +7,14 @@ most ``ahead`` at a time) through the TTS chain and their audio is emitted stric
 order, as ``audio`` events numbered without gaps. A segment no engine could speak
 becomes an ``error`` event; the text of the turn is never held up or lost.
 
+A sentence is only known to be complete when the token after it arrives (and, with
+output checks on, once it passed them). To win that time, ``generate`` calls
+:meth:`SpeechPipeline.prepare` with the sentence the raw stream probably ends
+(:meth:`~miolumi.core.voice.splitter.SentenceSplitter.tentative`): synthesis starts at
+once, and its audio is held until :meth:`SpeechPipeline.say` releases the very same text;
+any other text drops it. Nothing unreleased is ever heard, and the audio and its order
+are the same as without the draft. Remote (paid) engines do not start before ``say``.
+
 Voice is off unless the run's context (``TurnContext.voice``) or the settings
 (``MIOLUMI_VOICE``) turn it on, and a turn the budget degraded is not spoken.
 Interrupting the turn (cancelling its run) cancels the synthesis with it.
@@ -17,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -33,6 +42,17 @@ log = logging.getLogger(__name__)
 
 Writer = Callable[[Any], None]
 _END = object()
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A sentence synthesised before its release; its audio waits in ``queue``."""
+
+    sentence: str
+    index: int
+    queue: asyncio.Queue[object]
+    released: asyncio.Event
+    task: asyncio.Task[None] | None = None
 
 
 class SpeechPipeline:
@@ -57,6 +77,7 @@ class SpeechPipeline:
         self._queues: asyncio.Queue[object] = asyncio.Queue()
         """One queue per sentence, in order, then ``_END``."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._draft: _Draft | None = None
         self._emitter: asyncio.Task[None] | None = None
         self._sentences = 0
         self._seq = 0
@@ -75,14 +96,37 @@ class SpeechPipeline:
             return
         if self._emitter is None:
             self._emitter = asyncio.create_task(self._emit())
+        draft, self._draft = self._draft, None
+        if draft is not None and draft.sentence == sentence and draft.task is not None:
+            draft.released.set()
+            self._queues.put_nowait(draft.queue)
+            self._sentences += 1
+            self._tasks.append(draft.task)
+            return
+        self._drop(draft)
         queue: asyncio.Queue[object] = asyncio.Queue()
         self._queues.put_nowait(queue)
         index = self._sentences
         self._sentences += 1
         self._tasks.append(asyncio.create_task(self._synthesize(sentence, index, queue)))
 
+    def prepare(self, sentence: str) -> None:
+        """Start synthesising ``sentence``, probably the next one ``say`` gets; returns at once.
+
+        Its audio is emitted only if ``say`` then gets exactly this text; a later
+        ``prepare`` of another text, or ``say`` of another text, drops it.
+        """
+        if not sentence.strip() or (self._draft and self._draft.sentence == sentence):
+            return
+        self._drop(self._draft)
+        draft = _Draft(sentence, self._sentences, asyncio.Queue(), asyncio.Event())
+        draft.task = asyncio.create_task(self._speculate(draft))
+        self._draft = draft
+
     async def finish(self) -> None:
         """Wait until every queued sentence is spoken and its audio emitted."""
+        self._drop(self._draft)
+        self._draft = None
         if self._emitter is None:
             return
         self._queues.put_nowait(_END)
@@ -90,10 +134,23 @@ class SpeechPipeline:
 
     def cancel(self) -> None:
         """Stop speaking at once (the user interrupted): drop queued and running synthesis."""
+        self._drop(self._draft)
+        self._draft = None
         for task in self._tasks:
             task.cancel()
         if self._emitter is not None:
             self._emitter.cancel()
+
+    @staticmethod
+    def _drop(draft: _Draft | None) -> None:
+        if draft is not None and draft.task is not None:
+            draft.task.cancel()
+
+    async def _speculate(self, draft: _Draft) -> None:
+        chain = await self._voice.achain()
+        if not all(engine.info.local for engine in chain.engines):
+            await draft.released.wait()  # paid engines are not billed for a guess
+        await self._synthesize(draft.sentence, draft.index, draft.queue)
 
     async def _synthesize(self, sentence: str, index: int, queue: asyncio.Queue[object]) -> None:
         try:

@@ -116,6 +116,10 @@ class VoiceService:
                 )
             return self._chain
 
+    async def achain(self) -> TTSChain:
+        """The chain, built in a worker thread the first time (engines may load slowly)."""
+        return self._chain if self._chain is not None else await asyncio.to_thread(self.chain)
+
     async def speak(
         self,
         text: str,
@@ -131,7 +135,7 @@ class VoiceService:
 
         Paid engines are billed to ``attribution`` (default: ``user_id`` and ``agent_id``).
         """
-        chain = await asyncio.to_thread(self.chain)
+        chain = await self.achain()
         who = attribution or Attribution(user_id=user_id, agent_id=agent_id)
         async for item in chain.speak(
             text, plan=plan, language=language, attribution=who, languages=languages
@@ -167,7 +171,7 @@ class VoiceService:
 
         Call it before a spoken conversation so the first sentence is not slowed by loading.
         """
-        chain = await asyncio.to_thread(self.chain)
+        chain = await self.achain()
         wanted = set(languages) if languages is not None else None
         for engine in chain.engines:
             if wanted is None or engine.info.languages & wanted:

@@ -13,6 +13,10 @@ generated, and to check a reply sentence by sentence. A sentence ends:
   or space before that point, so a long run without punctuation still flows.
 
 Decimals and prices (``$29.95``) never split: a terminator must be followed by space.
+
+So a sentence is only known to be complete once the text after it arrives.
+:meth:`SentenceSplitter.tentative` names the sentence the pending text makes if what
+comes next starts a new one, so that work on it (speech) can start a token early.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class SentenceSplitter:
         self._buffer += text
         sentences: list[str] = []
         while True:
-            cut = self._boundary()
+            cut = self._boundary(self._buffer)
             if cut is None:
                 break
             sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
@@ -71,11 +75,26 @@ class SentenceSplitter:
         """Drop everything pending (e.g. the user interrupted)."""
         self._buffer = ""
 
+    def tentative(self) -> str | None:
+        """The sentence ``push`` will return if the next text starts a new sentence.
+
+        The pending text must end like a sentence (a terminator that is not an
+        abbreviation, then perhaps closing quotes and space); None otherwise. What comes
+        next can still prove it wrong ("3." then "14", "Well..." then "you know").
+        """
+        text = self._buffer
+        if not text.strip():
+            return None
+        probe = "A" if text[-1].isspace() else " A"  # starts a sentence in every rule
+        cut = self._boundary(text + probe)
+        if cut is None or cut > len(text) or text[cut:].strip():
+            return None
+        return text[:cut].strip() or None
+
     # Boundaries ----------------------------------------------------------------------------
 
-    def _boundary(self) -> int | None:
-        """Index just past the first complete sentence in the buffer, or None."""
-        text = self._buffer
+    def _boundary(self, text: str) -> int | None:
+        """Index just past the first complete sentence in ``text``, or None."""
         for i, char in enumerate(text):
             if char in _CJK_END:
                 end = _after_closers(text, i + 1)

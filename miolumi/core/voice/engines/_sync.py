@@ -11,10 +11,17 @@ _DONE = object()
 
 
 async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """Yield the items of the iterator ``make()`` returns, each computed off the event loop."""
-    iterator = await asyncio.to_thread(make)
-    while True:
-        item = await asyncio.to_thread(next, iterator, _DONE)
-        if item is _DONE:
-            return
+    """Yield the items of the iterator ``make()`` returns, each computed off the event loop.
+
+    The iterator is made and its first item computed in one trip to a worker thread, so
+    the first audio does not wait for an extra thread hop.
+    """
+
+    def start() -> tuple[Iterator[T], object]:
+        iterator = make()
+        return iterator, next(iterator, _DONE)
+
+    iterator, item = await asyncio.to_thread(start)
+    while item is not _DONE:
         yield item  # type: ignore[misc]
+        item = await asyncio.to_thread(next, iterator, _DONE)

@@ -137,13 +137,16 @@ class EspeakEngine(TTSEngine):
         """Speak ``text`` (synthesis runs in a worker thread; one chunk per call)."""
         voice_id = self.voice_id(language, voice)
         spoken = to_pinyin(text) if language == "zh" else text
-        library = await asyncio.to_thread(_load)
-        pcm = await asyncio.to_thread(
-            library.synthesize, spoken, voice_id, rate=voice.rate, pitch=voice.pitch
-        )
-        if not pcm:
+
+        def run() -> AudioChunk:  # load (once) and speak in one trip to a worker thread
+            library = _load()
+            pcm = library.synthesize(spoken, voice_id, rate=voice.rate, pitch=voice.pitch)
+            return AudioChunk(pcm, library.sample_rate)
+
+        chunk = await asyncio.to_thread(run)
+        if not chunk.pcm:
             raise RuntimeError("espeak-ng produced no audio")
-        yield AudioChunk(pcm, library.sample_rate)
+        yield chunk
 
 
 def create(settings: Settings) -> EspeakEngine:
