@@ -34,7 +34,13 @@ if not CHROMIUM.exists():
 pytest.importorskip(
     "playwright.sync_api", reason="needs playwright: pip install playwright (no browser download)"
 )
-from playwright.sync_api import Browser, Page, WebSocket, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Page,
+    WebSocket,
+    WebSocketRoute,
+    sync_playwright,
+)
 
 ARGS = [
     "--headless=new",
@@ -354,3 +360,40 @@ def test_a_spoken_reply_is_scheduled_chunk_by_chunk(
         assert page.evaluate("window.miolumi.audioChunks") == len(chunks)
         assert page.evaluate("window.miolumi.audioSeconds") == pytest.approx(seconds, rel=1e-3)
         assert PROBLEMS[page] == []
+
+
+def test_heartbeat_pings_and_a_dropped_connection_comes_back(
+    make_services: ServicesFactory, browser: Browser
+) -> None:
+    with serve(make_services()) as server, page_of(browser, server) as page:
+        routes: list[WebSocketRoute] = []
+        sent: list[dict[str, Any]] = []
+
+        def through(route: WebSocketRoute) -> None:
+            routes.append(route)
+            upstream = route.connect_to_server()
+
+            def to_server(message: str | bytes) -> None:
+                sent.append(json.loads(message))
+                upstream.send(message)
+
+            route.on_message(to_server)
+
+        page.route_web_socket("**/v1/ws", through)
+        page.clock.install()
+        page.reload()
+        connect(page, server.token("ada"))
+        assert [f["type"] for f in sent] == ["auth"]
+
+        page.clock.run_for(20_000)
+        page.wait_for_function("window.miolumi.frames >= 2")  # ready, then pong
+        assert [f["type"] for f in sent] == ["auth", "ping"]
+
+        routes[0].close()
+        page.wait_for_function("document.querySelector('#status').textContent.includes('retry')")
+        page.clock.run_for(1_000)
+        page.wait_for_function(
+            "document.querySelector('#status').textContent === 'Connected as ada'"
+        )
+        assert len(routes) == 2
+        assert [f["type"] for f in sent] == ["auth", "ping", "auth"]
