@@ -100,7 +100,8 @@ async function loadPersonas(token) {
   select.replaceChildren();
   for (const persona of body) {
     personas.set(persona.id, persona);
-    const option = new Option(`${persona.display_name} — ${persona.tagline}`, persona.id);
+    const option = new Option(persona.display_name, persona.id);
+    option.title = persona.tagline;
     option.selected = persona.id === chosen;
     select.append(option);
   }
