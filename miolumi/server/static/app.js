@@ -23,7 +23,7 @@ let sent = 0;
 window.miolumi = {
   get audioChunks() { return player.chunks; },
   get audioSeconds() { return player.seconds; },
-  orbFrames: [],
+  orbFrames: [], // the latest 100 orb frames shown
   frames: 0,
 };
 
@@ -121,7 +121,9 @@ const handlers = {
   },
   orb: (frame) => {
     orb.show(frame);
-    window.miolumi.orbFrames.push(frame);
+    const shown = window.miolumi.orbFrames;
+    shown.push(frame);
+    if (shown.length > 100) shown.shift();
   },
   audio: (frame) => player.push(frame),
   relationship: (frame) => {
