@@ -111,7 +111,7 @@ def test_a_second_message_while_streaming_is_refused(make_services: ServicesFact
         ws.send(type="message", text="two", id="b")
         frames = ws.until("turn_end")
     busy = next(f for f in frames if f["type"] == "error")
-    assert busy["code"] == "busy" and busy["id"] == "b"
+    assert busy["code"] == "busy" and busy["id"] == "b" and busy["final"] is True
     assert frames[-1]["id"] == "a"
 
 

@@ -66,10 +66,15 @@ class Connection:
         await self.outbox.put(frame)
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
-        """Queue an ``error`` frame."""
+        """Queue an ``error`` frame that ends the turn ``request`` (``final``), if given.
+
+        Errors inside a turn's stream (a voice failed, memory was unavailable) are turn
+        events without ``final``: the turn goes on to its ``turn_end``.
+        """
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if request is not None:
             frame["id"] = request
+            frame["final"] = True
         await self.emit(frame)
 
     async def run(self) -> None:

@@ -141,12 +141,9 @@ const handlers = {
       socket.close();
       setStatus("Token refused");
     }
-    // The turn may go on (a voice failed, the text still comes): tokens still land in
-    // its bubble, but the page no longer waits for it.
-    if (frame.id !== undefined && frame.id === pending) {
-      pending = null;
-      setBusy(false);
-    }
+    // final: the turn is over (nothing of it was recorded). Otherwise it goes on (a voice
+    // failed, the text still comes) and ends with turn_end as usual.
+    if (frame.final && frame.id === pending) endTurn({ stopped: true });
   },
   closed: () => {
     if (pending !== null || turn !== null) endTurn({ stopped: true });
