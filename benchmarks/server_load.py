@@ -7,8 +7,9 @@ message and read to ``turn_end``. Per level we print:
 
 - time to the first ``token`` frame, p50/p95, and the same minus the model's own time,
   measured in this run on the model alone. The reply is released sentence by sentence
-  once each sentence passes the output guardrails, so the model's own time is to the end
-  of its first sentence (its first chunk is shown too);
+  once each sentence passes the output guardrails, and a streamed sentence is known to
+  be complete only when the next chunk arrives: the model's own time is to that chunk
+  (its first chunk is printed too);
 - events/s over the level, errors, frames lost or out of order, peak server RSS.
 
 Target: 100 sessions with p95 first-token delay <= 50 ms above the model's own, and zero
@@ -33,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _scripted import isolated_environment, percentile, print_table, scripted_services
@@ -58,21 +60,36 @@ def _model(first_ms: float, rate: float) -> ScriptedChatModel:
 # --------------------------------------------------------------------------- server
 
 
-def serve(home: Path, port: int, first_ms: float, rate: float) -> None:
+def create_app() -> Any:
+    """The app of one server worker: the scripted model, settings from the environment."""
+    from miolumi.server import create_app as miolumi_app
+
+    services = scripted_services(
+        _model(float(os.environ["LOAD_FIRST_MS"]), float(os.environ["LOAD_RATE"])),
+        rate_limit="100000/minute",
+        memory_extraction="off",
+        ws_send_queue=256,
+    )
+    return miolumi_app(services)
+
+
+def serve(home: Path, port: int, first_ms: float, rate: float, workers: int) -> None:
     """Run the server with the scripted model until killed (the ``--serve`` mode)."""
     import uvicorn
 
-    from miolumi.server import create_app
+    from miolumi.db.engine import open_database
 
+    os.environ.update(LOAD_FIRST_MS=str(first_ms), LOAD_RATE=str(rate))
     with isolated_environment(home):
-        services = scripted_services(
-            _model(first_ms, rate),
-            rate_limit="100000/minute",
-            memory_extraction="off",
-            ws_send_queue=256,
-        )
+        open_database(f"sqlite:///{home / 'miolumi.db'}").dispose()  # migrate once
         uvicorn.run(
-            create_app(services), host="127.0.0.1", port=port, log_level="warning", backlog=4096
+            "server_load:create_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            log_level="warning",
+            backlog=4096,
         )
 
 
@@ -128,10 +145,16 @@ async def _session(url: str, token: str, level: Level, timeout: float, wait: flo
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of ``pid`` and its children (the workers), in MB."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_rss_mb(int(child)) for child in children)
 
 
 async def run_level(
@@ -163,7 +186,8 @@ async def run_level(
 
 
 async def model_alone(first_ms: float, rate: float, runs: int = 10) -> tuple[float, float]:
-    """The model's own median time to its first chunk and to the end of its first sentence."""
+    """The model's own median time to its first chunk, and to the first moment its first
+    sentence is known to be complete (the chunk after its full stop arrives)."""
     firsts, sentences = [], []
     for _ in range(runs):
         model = _model(first_ms, rate)
@@ -172,10 +196,10 @@ async def model_alone(first_ms: float, rate: float, runs: int = 10) -> tuple[flo
         first = None
         async for chunk in model.astream("How was your day?"):
             first = first or time.perf_counter() - start
-            text += chunk.text
-            if text.strip().endswith(FIRST[-1]) and FIRST in text:
+            if FIRST in text:  # the sentence was complete before this chunk came
                 sentences.append(time.perf_counter() - start)
                 break
+            text += chunk.text
         assert first is not None
         firsts.append(first)
     return statistics.median(firsts), statistics.median(sentences)
@@ -192,10 +216,11 @@ def main() -> None:
         default="0,10",
         help="seconds over which the connected sessions send their messages (0: all at once)",
     )
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--serve", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), args.first_ms, args.rate)
+        serve(Path(args.serve[0]), int(args.serve[1]), args.first_ms, args.rate, args.workers)
         return
 
     levels = [int(n) for n in args.sessions.split(",")]
@@ -207,9 +232,10 @@ def main() -> None:
             users = [tokens.issue(engine, user_id=f"u{i}").token for i in range(max(levels))]
             engine.dispose()
         command = [sys.executable, __file__, "--serve", str(home), str(port)]
+        options = ["--first-ms", str(args.first_ms), "--rate", str(args.rate)]
         server = subprocess.Popen(
-            [*command, "--first-ms", str(args.first_ms), "--rate", str(args.rate)],
-            env={**os.environ, "MIOLUMI_HOME": str(home)},
+            [*command, *options, "--workers", str(args.workers)],
+            env={**os.environ, "MIOLUMI_HOME": str(home), "PYTHONPATH": str(Path(__file__).parent)},
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -257,7 +283,8 @@ def main() -> None:
             server.wait(timeout=30)
     print(
         f"model alone (median of 10): first chunk {first * 1000:.0f} ms, "
-        f"end of first sentence {sentence * 1000:.0f} ms; server RSS idle {idle_rss:.0f} MB"
+        f"first sentence known complete {sentence * 1000:.0f} ms; "
+        f"server RSS idle {idle_rss:.0f} MB ({args.workers} worker(s))"
     )
     print_table(
         [
