@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import pytest
 
-from miolumi.testing import ScriptedChatModel
+from miolumi.config import load_settings
+from miolumi.core.voice.audio import AudioChunk, join, rms, to_wav
+from miolumi.testing import FakeOpenAIServer, ScriptedChatModel
 from tests.conftest import ServicesFactory
 from tests.serving import masked_text_frame, raw_ws, reply_of, serve
 
@@ -173,3 +176,37 @@ def test_a_client_that_stops_reading_pauses_its_turn(make_services: ServicesFact
         # The abandoned turn was not recorded, and the server still serves.
         assert server.http.get("/v1/conversations", headers=server.auth(token)).json() == []
         assert server.http.get("/healthz").status_code == 200
+
+
+def test_a_spoken_message_is_transcribed_then_answered(make_services: ServicesFactory) -> None:
+    model = ScriptedChatModel(replies=["It is noon."])
+    with FakeOpenAIServer(transcripts=[("what time is it", "english")]) as stt:
+        services = make_services(
+            model=model, settings=load_settings(stt_model="whisper-1", voice_base_url=stt.base_url)
+        )
+        wav = to_wav(AudioChunk(bytes(16_000 * 2), 16_000))
+        with serve(services) as server, server.ws(server.token("ada")) as ws:
+            ws.send(type="audio", id="v1", data=base64.b64encode(wav).decode())
+            frames = ws.until("turn_end", "error")
+            ws.send(type="audio", id="v2", data="not base64!")
+            bad = ws.until("error")[-1]
+    heard = next(f for f in frames if f["type"] == "transcript")
+    assert (heard["text"], heard["language"], heard["id"]) == ("what time is it", "en", "v1")
+    assert frames[-1]["type"] == "turn_end" and frames[-1]["reply"] == "It is noon."
+    assert model.calls[0][-1].text == "what time is it"
+    assert bad["code"] == "audio_input" and bad["final"] is True and "base64" in bad["message"]
+
+
+def test_voice_on_streams_ordered_audible_audio(make_services: ServicesFactory) -> None:
+    pytest.importorskip("espeakng_loader", reason="the voice extra is not installed")
+    services = make_services(
+        ["Hello there. It is lovely to hear you."], settings=load_settings(tts_engines="espeak")
+    )
+    with serve(services) as server, server.ws(server.token("ada")) as ws:
+        frames = ws.turn("hi", voice=True)
+    audio = [f for f in frames if f["type"] == "audio"]
+    assert [f["seq"] for f in audio] == list(range(len(audio))) and len(audio) >= 2
+    assert {f["format"] for f in audio} == {"pcm_s16le"}
+    pcm = join(AudioChunk(base64.b64decode(f["data"]), f["sample_rate"]) for f in audio)
+    assert pcm.duration > 1.0 and rms(pcm) > 0.01
+    assert frames[-1]["type"] == "turn_end"
