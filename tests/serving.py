@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import struct
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -139,3 +142,47 @@ def raw_ws(served: Served, token: str, *, rcvbuf: int = 4096) -> socket.socket:
         head += sock.recv(1)
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+@contextmanager
+def process(
+    command: list[str],
+    *,
+    env: dict[str, str],
+    health: str,
+    timeout: float = 180,
+    cwd: str | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server ``command`` (its own process group) until ``health`` answers 200 with
+    JSON; stop it (SIGTERM, then SIGKILL) when the block ends."""
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(health, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = (
+                    proc.stdout.read().decode() if proc.stdout and proc.poll() is not None else ""
+                )
+                raise RuntimeError(f"{' '.join(command[:3])} did not start:\n{output[-3000:]}")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

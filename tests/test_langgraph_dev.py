@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from miolumi.testing import FakeOpenAIServer, free_port
+from tests.serving import process
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
@@ -34,27 +32,13 @@ def test_langgraph_dev_serves_both_graphs(home: Path) -> None:
             "MIOLUMI_MEMORY_EXTRACTION": "rules",
         }
         command = [str(LANGGRAPH) if LANGGRAPH.exists() else "langgraph", "dev"]
-        proc = subprocess.Popen(
-            [*command, "--port", str(port), "--no-browser", "--no-reload"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/ok", timeout=2).json().get("ok"):
-                        break
-                except (httpx.TransportError, ValueError):
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read().decode() if proc.stdout else ""
-                    pytest.fail(f"langgraph dev did not start:\n{output[-3000:]}")
-                time.sleep(0.5)
+        with process(
+            [*command, "--port", str(port), "--no-browser", "--no-reload"],
+            env=env,
+            health=f"{url}/ok",
+            cwd=str(ROOT),
+        ):
             assistants = httpx.post(f"{url}/assistants/search", json={}, timeout=30).json()
             assert {a["graph_id"] for a in assistants} >= {"mio", "lumi"}
             for graph in ("lumi", "mio"):
@@ -69,9 +53,3 @@ def test_langgraph_dev_serves_both_graphs(home: Path) -> None:
                     timeout=120,
                 ).json()
                 assert output.get("reply") == "Hello from the graph.", output
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pytest
 from websockets.sync.client import connect
 
 from miolumi.testing import FakeOpenAIServer, free_port
+from tests.serving import process
 
 # On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
 pytestmark = pytest.mark.scaleout
@@ -51,35 +51,13 @@ def serving_process(
         "MIOLUMI_MEMORY_EXTRACTION": "rules",
     }
     command = [sys.executable, "-m", "miolumi", "serve", "--port", str(port)]
-    proc = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}"
+    with process(
         [*command, "--workers", str(workers), "--log-level", "warning"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"miolumi serve did not start:\n{output}")
-            time.sleep(0.2)
+        health=f"{url}/healthz",
+    ) as proc:
         yield Process(url=url, proc=proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def token_for(home: Path, user: str) -> str:
