@@ -34,9 +34,12 @@ _HOMOGLYPHS = str.maketrans(
     "асеіјоорѕхуԁһкмнтвɡіӏαβεικνορτυχωзлпгդ",
     "aceijoopsxydhkmhtbgilabeikvoptuxwэлпгd",
 )
+#: Small-capital letters ("ꜱʏꜱᴛᴇᴍ ᴜᴘᴅᴀᴛᴇ"), always a trick: no language is written in them.
+_SMALL_CAPS = str.maketrans("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz")
 _LEET = str.maketrans("013457@$!|+", "oieastasiit")
+# Not inside chat-template markers ("<|im_start|>"), which the rules look for as they are.
 _LEET_WORD = re.compile(
-    r"(?<![\w$@])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}"
+    r"(?<![\w$@<|])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}(?![>|])"
 )
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*/·]{1,2}){2,}[a-z]\b")
 _CJK_SPACED = re.compile(
@@ -140,6 +143,9 @@ def _fold(text: str) -> tuple[str, bool]:
     cleaned = raw.translate(_INVISIBLE)
     tricks = cleaned != raw
     lowered = cleaned.lower()
+    capped = lowered.translate(_SMALL_CAPS)
+    tricks |= capped != lowered
+    lowered = capped
     mapped = lowered.translate(_HOMOGLYPHS)
     tricks |= mapped != lowered and bool(re.search(r"[a-z]", lowered))
     if not re.search(r"[a-z]", lowered):
