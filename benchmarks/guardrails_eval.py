@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from guardrails_data import HEADS, Example, everything, fold_of
-from train_guardrails import FOLDS, Trained, fit, grams_of
+from train_guardrails import FOLDS, Trained, fit, grams_of, long_mask
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
 
@@ -108,7 +108,21 @@ def figures(
         lambda e: e.source == "cssrs" and not e.labels, 2
     )
     out["  FPR Supportive only"] = pick(lambda e: e.detail == "Supportive", 2)
+    out["crisis recall C-SSRS at FPR 0.10 (moved cut)"] = recall_at(examples, results, 0.10)
     return out
+
+
+def recall_at(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]], fpr: float
+) -> float:
+    """C-SSRS recall with the crisis cut moved so that ``fpr`` of the benign posts pass it."""
+    pairs = [(e, r) for e, r in zip(examples, results, strict=True) if e.source == "cssrs"]
+    if not pairs or not isinstance(pairs[0][1], GuardVerdict):
+        return float("nan")
+    score = {id(e): r.scores.get("self_harm", 0.0) for e, r in pairs if isinstance(r, GuardVerdict)}
+    negatives = sorted((score[id(e)] for e, _ in pairs if not e.labels), reverse=True)
+    cut = negatives[int(fpr * len(negatives))]
+    return rate([score[id(e)] > cut for e, _ in pairs if e.labels])
 
 
 def run(
@@ -125,11 +139,13 @@ def run(
 def held_out(examples: Sequence[Example], shift: np.ndarray) -> list[GuardVerdict]:
     """Each example scored by guardrails whose classifier never saw its fold."""
     grams = grams_of([e.text for e in examples])
+    long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
     results: list[GuardVerdict | None] = [None] * len(examples)
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
-        model = fit([grams[i] for i in train], [examples[i].labels for i in train], min_df=2)
+        model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
+                    min_df=2)  # fmt: skip
         model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
                         bias=model.bias - shift)  # fmt: skip
         guard = Guardrails(classifier=model.classifier())
