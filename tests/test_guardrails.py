@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from miolumi.core.guardrails import (
     output_context,
 )
 from miolumi.core.guardrails.classifier import LONG_HEAD, LONG_TEXT, GuardClassifier
+from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.relationship import AgeStatus
@@ -394,3 +396,27 @@ def test_long_texts_are_scored_by_the_long_crisis_head() -> None:
     long = model.scores(normalize("sad " + "and then some more words " * (LONG_TEXT // 20)))
     assert LONG_HEAD not in short and LONG_HEAD not in long
     assert short["self_harm"] > 0.9 and long["self_harm"] < 0.1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        r"\b(?:cut|cutting) myself\b",
+        r"\bkill\b",
+        r"\b(?:no|without) rules\b|不受限制",
+        r"\b<tag>|x",
+    ],
+)
+def test_fast_patterns_match_exactly_as_written(source: str) -> None:
+    texts = [
+        "executing cut myself cutting myself",
+        "_kill kill skill killer kill",
+        "without rules, no rules; norules 不受限制",
+        "a<tag> <tag> x",
+        "",
+    ]
+    plain = re.compile(source)
+    fast, anywhere = WordPattern(source), AnyPattern(source)
+    for text in texts:
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+        assert anywhere.found(text) == (plain.search(text) is not None)

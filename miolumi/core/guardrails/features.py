@@ -21,16 +21,17 @@ import math
 import re
 from itertools import pairwise
 
+from miolumi.core.guardrails.fastre import AnyPattern
 from miolumi.core.guardrails.normalize import Normalized
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[{}<>\[\]#|]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 #: Most words of a text used (head and tail); the rest adds cost, not signal.
 MAX_WORDS = 900
-_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+_CUES: tuple[tuple[str, AnyPattern], ...] = (
     (
         "persona",
-        re.compile(
+        AnyPattern(
             r"\b(?:you are|you're|act as|acting as|pretend|role-?play|imagine you|from now on|"
             r"stay in character|respond as|answer as|reply as|simulate|you will be)\b|"
             r"扮演|假装|从现在开始|你现在是|なりきって|ふりをして|今から(?:あなた|君)は"
@@ -38,7 +39,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "norules",
-        re.compile(
+        AnyPattern(
             r"\b(?:no|without|free (?:of|from)|any|ignore|ignoring|bypass|beyond)\b"
             r"(?: \w+)?(?: any| all)? (?:rules|restrictions|filters?|limits|limitations|"
             r"guidelines|censorship|morals|ethics|policies|boundaries|warnings|disclaimers)\b|"
@@ -48,21 +49,21 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "override",
-        re.compile(
+        AnyPattern(
             r"\b(?:ignore|disregard|forget|override|bypass|disable|suspend)\b|"
             r"忽略|无视|忘记|忘掉|覆盖|関係なく|無視|忘れて|無効"
         ),
     ),
     (
         "twoways",
-        re.compile(
+        AnyPattern(
             r"\b(?:two|both|2) (?:responses|answers|replies|ways)\b|\[[a-z0-9 🔓🔒]{2,24}\]|"
             r"两个回答|两种回答|2つ答え|二つの答え"
         ),
     ),
     (
         "marker",
-        re.compile(
+        AnyPattern(
             r"<\|?(?:im_start|im_end|system|endoftext)|\[/?inst\]|#{2,} ?(?:system|instruction)|"
             r"</?(?:system|user|assistant)>|<!--|\bsystem ?:|\b(?:assistant|ai|model) "
             r"(?:instruction|note)s?\b|助手指令|给ai|aiへ|アシスタントへの指示"
@@ -70,15 +71,15 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "reply",
-        re.compile(
+        AnyPattern(
             r"\b(?:your|the|each|every) (?:response|responses|reply|replies|answer|answers|"
             r"output|code|implementation|solution)\b|回答中|回复中|每次回答|回答の|回答に|返信に"
         ),
     ),
-    ("code", re.compile(r"```|\bimport \w+|\bdef \w+\(|\bsubprocess\b|\bos\.system\b")),
+    ("code", AnyPattern(r"```|\bimport \w+|\bdef \w+\(|\bsubprocess\b|\bos\.system\b")),
     (
         "illicit",
-        re.compile(
+        AnyPattern(
             r"\b(?:illegal(?:ly)?|unlawful(?:ly)?|illicit|unauthori[sz]ed|untraceable|undetect(?:ed|able)|"
             r"counterfeit|launder(?:ing)?|smuggl\w*|traffick\w*|forge[dr]?|forging|fake (?:id|ids|"
             r"passport|documents?|reviews?|news)|steal\w*|stolen|hack(?:ing)? into|break into|"
@@ -92,7 +93,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "evasion",
-        re.compile(
+        AnyPattern(
             r"\b(?:without (?:(?:them|anyone|her|him|the police|people) )?(?:getting caught|being "
             r"(?:caught|seen|noticed|detected)|noticing|knowing|permission|consent|a trace)|"
             r"(?:not|never) (?:get|be) caught|avoid (?:detection|getting caught|the police)|"
@@ -102,7 +103,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "death",
-        re.compile(
+        AnyPattern(
             r"\b(?:die|dying|dead|death|suicid\w*|kill (?:myself|me)|end (?:it|my life|things|"
             r"everything)|overdose|pills|rope|noose|wake up|be gone|disappear|goodbye)\b|"
             r"死|自杀|轻生|跳楼|遗书|安眠药|消失|醒来|自殺|遺書|消え|いなくな|終わり"
@@ -110,7 +111,7 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "hopeless",
-        re.compile(
+        AnyPattern(
             r"\b(?:pointless|no point|hopeless|burden|can't go on|can't do this|give up|worthless|"
             r"nobody would|no one would|better off|tired of (?:living|life|everything)|no way out|"
             r"can't take it)\b|没(?:有)?意义|累赘|负担|撑不|解脱|绝望|無意味|意味がない|重荷|限界|"
@@ -134,7 +135,7 @@ def features(normalized: Normalized) -> list[str]:
         cjk.extend(run)
         cjk.extend(run[i : i + 2] for i in range(len(run) - 1))
     grams.extend(cjk)
-    grams.extend(f"#cue:{name}" for name, pattern in _CUES if pattern.search(text))
+    grams.extend(f"#cue:{name}" for name, pattern in _CUES if pattern.found(text))
     grams.append(f"#len{min(12, int(math.log2(len(text) + 1)))}")
     if normalized.obfuscated:
         grams.append("#obfuscated")

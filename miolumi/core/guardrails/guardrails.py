@@ -19,7 +19,7 @@ from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import GuardClassifier, shipped_classifier
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
-from miolumi.core.guardrails.normalize import Normalized, normalize
+from miolumi.core.guardrails.normalize import Normalized, clip, normalize
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
@@ -153,7 +153,8 @@ class Guardrails:
 
     def age(self, user_id: str | None, text: str, history: Sequence[str]) -> AgeStatus:
         """What is known of the user's age, this message and recent history included."""
-        if says_minor(text) or any(says_minor(h) for h in history[-6:]):
+        # Clipped like everything else checked: a 50,000-character paste costs no more.
+        if says_minor(clip(text)) or any(says_minor(clip(h)) for h in history[-6:]):
             return AgeStatus.MINOR
         if user_id is None or self.ages is None:
             return AgeStatus.UNKNOWN

@@ -18,8 +18,8 @@ import unicodedata
 from dataclasses import dataclass
 
 #: Longest text examined; longer text keeps its head and its tail.
-MAX_CHARS = 2_000
-_HEAD = 1_500
+MAX_CHARS = 1_200
+_HEAD = 900
 
 _INVISIBLE = dict.fromkeys(
     [
@@ -123,7 +123,8 @@ class Normalized:
         return " \n".join((self.text, *self.hidden)) if self.hidden else self.text
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """The text, or its head and tail when it is longer than ``MAX_CHARS``."""
     if len(text) <= MAX_CHARS:
         return text
     return f"{text[:_HEAD]}\n{text[-(MAX_CHARS - _HEAD) :]}"
@@ -197,7 +198,7 @@ def decoded_fragments(text: str) -> list[str]:
 
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` and decode what it hides (see the module docs)."""
-    clipped = _clip(text)
+    clipped = clip(text)
     folded, tricks = _fold(clipped)
     hidden = tuple(_fold(fragment)[0] for fragment in decoded_fragments(clipped))
     return Normalized(text=folded, hidden=hidden, obfuscated=tricks or bool(hidden))
