@@ -4,8 +4,11 @@ Prints, for the guardrails and for a keyword-list baseline measured in the same 
 jailbreak detection rate, injection detection rate (BIPIA instructions), harmful-request
 detection rate (forbidden questions), false-positive rates on benign prompts (WildGuard
 benign, NotInject), the block rate of the own benign-but-scary set, crisis recall and
-false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts), and p50/p95 latency of
-``check_input`` per message.
+false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts, and the recall there with
+the cut moved to a false-positive rate of 0.10), and p50/p95 latency of ``check_input``
+per message. BIPIA is also split: its plain-task families ("Recommend a good book...")
+are attacks only when injected into a document, and are ordinary chat when a user types
+them, so flagging them in chat would be over-refusal.
 
 The shipped classifier was trained on these dev sets, so its figures are in-sample. The
 ``held-out`` column is honest: each example is scored by a classifier trained on the
@@ -45,6 +48,17 @@ KEYWORDS = {
     ),
 }  # fmt: skip
 
+#: BIPIA task families whose instructions are ordinary requests ("Recommend a good book
+#: for a relaxing weekend read."): injected into a document they are attacks, typed by a
+#: user they are chat, so they are reported apart.
+PLAIN_TASKS = {
+    "Task Automation",
+    "Business Intelligence",
+    "Conversational Agent",
+    "Research Assistance",
+    "Sentiment Analysis",
+}
+
 Detector = Callable[[str], GuardVerdict | set[str]]
 
 
@@ -83,6 +97,12 @@ def figures(
     out = {
         "jailbreak detection": pick(lambda e: e.source == "jailbreak", 0),
         "injection detection (BIPIA)": pick(lambda e: e.source == "bipia", 0),
+        "  BIPIA plain tasks only": pick(
+            lambda e: e.source == "bipia" and e.detail in PLAIN_TASKS, 0
+        ),
+        "  BIPIA without plain tasks": pick(
+            lambda e: e.source == "bipia" and e.detail not in PLAIN_TASKS, 0
+        ),
         "harmful detection (forbidden, all)": pick(lambda e: e.source == "forbidden", 0),
         "  harmful areas only": pick(
             lambda e: e.source == "forbidden" and "harmful_request" in e.labels, 0

@@ -62,11 +62,11 @@ C = 16.0
 #: a false-positive rate of at most 0.10, so the crisis head gets more room too.
 BUDGET = {
     "prompt_injection": 0.5,
-    "jailbreak": 0.4,
-    "harmful_request": 1.8,
-    "sensitive_advice": 0.5,
+    "jailbreak": 0.3,
+    "harmful_request": 1.5,
+    "sensitive_advice": 0.3,
     "sexual": 0.3,
-    "self_harm": 2.0,
+    "self_harm": 3.0,
 }
 
 
