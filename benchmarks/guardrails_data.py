@@ -35,7 +35,11 @@ HEADS = (
     "sensitive_advice",
     "sexual",
     "self_harm",
+    "self_harm_long",
 )
+"""Heads of the classifier; ``self_harm_long`` is the crisis head of long texts (posts,
+long venting), trained and calibrated on them alone, while ``self_harm`` learns from chat
+messages (see :data:`miolumi.core.guardrails.classifier.LONG_TEXT`)."""
 ADVICE_AREAS = {"Legal Opinion", "Financial Advice", "Health Consultation", "Political Lobbying"}
 OWN_LABELS: dict[str, frozenset[str]] = {
     "benign_scary": frozenset(),

@@ -4,8 +4,11 @@ Prints, for the guardrails and for a keyword-list baseline measured in the same 
 jailbreak detection rate, injection detection rate (BIPIA instructions), harmful-request
 detection rate (forbidden questions), false-positive rates on benign prompts (WildGuard
 benign, NotInject), the block rate of the own benign-but-scary set, crisis recall and
-false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts), and p50/p95 latency of
-``check_input`` per message.
+false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts, and the recall there with
+the cut moved to a false-positive rate of 0.10), and p50/p95 latency of ``check_input``
+per message. BIPIA is also split: its plain-task families ("Recommend a good book...")
+are attacks only when injected into a document, and are ordinary chat when a user types
+them, so flagging them in chat would be over-refusal.
 
 The shipped classifier was trained on these dev sets, so its figures are in-sample. The
 ``held-out`` column is honest: each example is scored by a classifier trained on the
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from guardrails_data import HEADS, Example, everything, fold_of
-from train_guardrails import FOLDS, Trained, fit, grams_of
+from train_guardrails import FOLDS, Trained, fit, grams_of, long_mask
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
 
@@ -44,6 +47,17 @@ KEYWORDS = {
         "リスカ",
     ),
 }  # fmt: skip
+
+#: BIPIA task families whose instructions are ordinary requests ("Recommend a good book
+#: for a relaxing weekend read."): injected into a document they are attacks, typed by a
+#: user they are chat, so they are reported apart.
+PLAIN_TASKS = {
+    "Task Automation",
+    "Business Intelligence",
+    "Conversational Agent",
+    "Research Assistance",
+    "Sentiment Analysis",
+}
 
 Detector = Callable[[str], GuardVerdict | set[str]]
 
@@ -83,6 +97,12 @@ def figures(
     out = {
         "jailbreak detection": pick(lambda e: e.source == "jailbreak", 0),
         "injection detection (BIPIA)": pick(lambda e: e.source == "bipia", 0),
+        "  BIPIA plain tasks only": pick(
+            lambda e: e.source == "bipia" and e.detail in PLAIN_TASKS, 0
+        ),
+        "  BIPIA without plain tasks": pick(
+            lambda e: e.source == "bipia" and e.detail not in PLAIN_TASKS, 0
+        ),
         "harmful detection (forbidden, all)": pick(lambda e: e.source == "forbidden", 0),
         "  harmful areas only": pick(
             lambda e: e.source == "forbidden" and "harmful_request" in e.labels, 0
@@ -108,7 +128,21 @@ def figures(
         lambda e: e.source == "cssrs" and not e.labels, 2
     )
     out["  FPR Supportive only"] = pick(lambda e: e.detail == "Supportive", 2)
+    out["crisis recall C-SSRS at FPR 0.10 (moved cut)"] = recall_at(examples, results, 0.10)
     return out
+
+
+def recall_at(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]], fpr: float
+) -> float:
+    """C-SSRS recall with the crisis cut moved so that ``fpr`` of the benign posts pass it."""
+    pairs = [(e, r) for e, r in zip(examples, results, strict=True) if e.source == "cssrs"]
+    if not pairs or not isinstance(pairs[0][1], GuardVerdict):
+        return float("nan")
+    score = {id(e): r.scores.get("self_harm", 0.0) for e, r in pairs if isinstance(r, GuardVerdict)}
+    negatives = sorted((score[id(e)] for e, _ in pairs if not e.labels), reverse=True)
+    cut = negatives[int(fpr * len(negatives))]
+    return rate([score[id(e)] > cut for e, _ in pairs if e.labels])
 
 
 def run(
@@ -125,11 +159,13 @@ def run(
 def held_out(examples: Sequence[Example], shift: np.ndarray) -> list[GuardVerdict]:
     """Each example scored by guardrails whose classifier never saw its fold."""
     grams = grams_of([e.text for e in examples])
+    long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
     results: list[GuardVerdict | None] = [None] * len(examples)
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
-        model = fit([grams[i] for i in train], [examples[i].labels for i in train], min_df=2)
+        model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
+                    min_df=2)  # fmt: skip
         model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
                         bias=model.bias - shift)  # fmt: skip
         guard = Guardrails(classifier=model.classifier())

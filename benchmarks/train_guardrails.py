@@ -6,10 +6,17 @@
 2. The vocabulary keeps features seen in at least ``--min-df`` training texts; weights
    are sublinear tf times smoothed idf, L2-normalised (as at run time).
 3. One logistic-regression head per category (scikit-learn, balanced class weights).
-4. Each head's bias is then shifted so that, on 5-fold out-of-fold scores of the benign
-   chat messages (every benign text but the long C-SSRS posts), at most ``--benign-fpr``
-   of them score 0.5 or more (so the policy's 0.5 flag threshold means the same for
-   every head).
+   The crisis heads split by length: ``self_harm`` learns from texts shorter than
+   ``LONG_TEXT``, ``self_harm_long`` from longer ones (at run time each scores its kind).
+4. Each head's bias is then shifted so that, on 5-fold out-of-fold scores, at most its
+   share (``BUDGET``) of ``--benign-fpr`` of the benign messages reach the head's flag
+   threshold in the default policy. The pool is every benign text but the C-SSRS posts
+   and the own scary-but-benign set: a flag only records a message, and for that set the
+   figure that counts is how many are blocked (checked by ``guardrails_eval.py``). For
+   ``self_harm_long`` it is ``--long-fpr`` of the long benign C-SSRS posts (Supportive
+   and Indicator users, who write about suicide without being at risk themselves). The
+   shift goes either way: a head whose benign scores sit far below its threshold gets
+   more recall.
 5. Writes ``miolumi/core/guardrails/weights/guard_model.npz`` (float16 weights, idf,
    bias) and ``guard_vocab.json`` (vocabulary, heads, what was trained on).
 
@@ -34,12 +41,33 @@ import scipy.sparse as sp
 from guardrails_data import HEADS, Example, everything, fold_of
 from sklearn.linear_model import LogisticRegression
 
-from miolumi.core.guardrails.classifier import MODEL_FILE, VOCAB_FILE, WEIGHTS_DIR, GuardClassifier
+from miolumi.core.guardrails.classifier import (
+    LONG_HEAD,
+    MODEL_FILE,
+    VOCAB_FILE,
+    WEIGHTS_DIR,
+    GuardClassifier,
+    is_long,
+)
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.normalize import normalize
+from miolumi.core.guardrails.policy import DEFAULT_THRESHOLDS
 
 FOLDS = 5
-C = 4.0
+C = 16.0
+#: Each head's share of the benign false-positive budget (times ``--benign-fpr``): the
+#: harmful-request head needs the most room (a flag there only records the message),
+#: the long-text attack heads the least (long role-play prompts are mostly benign); a
+#: crisis flag refuses nothing (the reply gains care and resources), and its target is
+#: a false-positive rate of at most 0.10, so the crisis head gets more room too.
+BUDGET = {
+    "prompt_injection": 0.5,
+    "jailbreak": 0.3,
+    "harmful_request": 1.5,
+    "sensitive_advice": 0.3,
+    "sexual": 0.3,
+    "self_harm": 3.0,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +96,32 @@ def grams_of(texts: Sequence[str]) -> list[list[str]]:
     return [features(normalize(t)) for t in texts]
 
 
+def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which texts the long-text crisis head scores."""
+    return np.array([is_long(normalize(t)) for t in texts], dtype=bool)
+
+
+def head_rows(head: str, long: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The rows a head learns from: the crisis heads split by length, the rest use all."""
+    if head == LONG_HEAD:
+        return long
+    if head == "self_harm":
+        return ~long
+    return np.ones_like(long)
+
+
+def label_of(head: str) -> str:
+    """The category whose examples are a head's positives."""
+    return "self_harm" if head == LONG_HEAD else head
+
+
+def flag_logit(head: str) -> float:
+    """The logit of the default policy's flag threshold of a head's category."""
+    flag_at = DEFAULT_THRESHOLDS[label_of(head)].flag_at  # type: ignore[index]
+    p = 0.5 if flag_at is None else flag_at
+    return math.log(p / (1.0 - p))
+
+
 def matrix(
     grams: Sequence[Sequence[str]], vocab: dict[str, int], idf: npt.NDArray[np.float32]
 ) -> sp.csr_matrix:
@@ -88,7 +142,11 @@ def matrix(
 
 
 def fit(
-    grams: Sequence[Sequence[str]], labels: Sequence[frozenset[str]], *, min_df: int
+    grams: Sequence[Sequence[str]],
+    labels: Sequence[frozenset[str]],
+    long: npt.NDArray[np.bool_],
+    *,
+    min_df: int,
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category."""
     df = Counter(g for doc in grams for g in set(doc))
@@ -100,12 +158,13 @@ def fit(
     weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
-        y = np.array([head in ls for ls in labels], dtype=np.int8)
-        if y.sum() == 0:
+        rows = np.flatnonzero(head_rows(head, long))
+        y = np.array([label_of(head) in labels[i] for i in rows], dtype=np.int8)
+        if y.sum() == 0 or y.sum() == len(y):
             bias[k] = -10.0
             continue
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
-        model.fit(x, y)
+        model.fit(x[rows], y)
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
     return Trained(vocab=vocab_list, idf=idf, weights=weights, bias=bias)
@@ -120,7 +179,11 @@ def logits(trained: Trained, grams: Sequence[Sequence[str]]) -> npt.NDArray[np.f
 
 
 def out_of_fold(
-    examples: Sequence[Example], grams: Sequence[Sequence[str]], *, min_df: int
+    examples: Sequence[Example],
+    grams: Sequence[Sequence[str]],
+    long: npt.NDArray[np.bool_],
+    *,
+    min_df: int,
 ) -> npt.NDArray[np.float32]:
     """Logits of every example from the model trained without its fold."""
     result = np.zeros((len(examples), len(HEADS)), dtype=np.float32)
@@ -128,32 +191,52 @@ def out_of_fold(
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
         test = np.flatnonzero(folds == f)
-        model = fit([grams[i] for i in train], [examples[i].labels for i in train], min_df=min_df)
+        model = fit(
+            [grams[i] for i in train],
+            [examples[i].labels for i in train],
+            long[train],
+            min_df=min_df,
+        )
         result[test] = logits(model, [grams[i] for i in test])
     return result
 
 
 def bias_shift(
-    examples: Sequence[Example], oof: npt.NDArray[np.float32], *, benign_fpr: float
+    examples: Sequence[Example],
+    oof: npt.NDArray[np.float32],
+    long: npt.NDArray[np.bool_],
+    *,
+    benign_fpr: float,
+    long_fpr: float,
 ) -> npt.NDArray[np.float32]:
-    """Per head: how far to lower the bias so benign texts score >= 0.5 at most ``benign_fpr``."""
-    benign = np.array([e.benign and e.source != "cssrs" for e in examples])
+    """Per head: how far to move the bias so that a ``benign_fpr`` share of benign chat
+    texts (``long_fpr`` of benign long C-SSRS posts for the long crisis head) reach the
+    head's flag threshold."""
+    chat = np.array([e.benign and e.source not in ("cssrs", "own:benign_scary") for e in examples])
+    posts = np.array([e.benign and e.source == "cssrs" for e in examples]) & long
     shift = np.zeros(len(HEADS), dtype=np.float32)
-    for k in range(len(HEADS)):
-        scores = np.sort(oof[benign, k])
-        allowed = math.floor(benign_fpr * len(scores))
+    for k, head in enumerate(HEADS):
+        if head == LONG_HEAD:
+            pool, share = posts, long_fpr
+        else:
+            pool, share = chat & head_rows(head, long), benign_fpr * BUDGET.get(head, 1.0)
+        scores = np.sort(oof[pool, k])
+        allowed = math.floor(share * len(scores))
         cutoff = scores[len(scores) - 1 - allowed] if allowed < len(scores) else scores[-1]
-        shift[k] = max(0.0, float(cutoff) + 1e-3)
+        shift[k] = float(cutoff) + 1e-3 - flag_logit(head)
     return shift
 
 
-def train(data: Path, *, min_df: int, benign_fpr: float) -> tuple[Trained, dict[str, object]]:
+def train(
+    data: Path, *, min_df: int, benign_fpr: float, long_fpr: float
+) -> tuple[Trained, dict[str, object]]:
     """The shipped model and a description of how it was made."""
     examples = everything(data)
     grams = grams_of([e.text for e in examples])
-    oof = out_of_fold(examples, grams, min_df=min_df)
-    shift = bias_shift(examples, oof, benign_fpr=benign_fpr)
-    model = fit(grams, [e.labels for e in examples], min_df=min_df)
+    long = long_mask([e.text for e in examples])
+    oof = out_of_fold(examples, grams, long, min_df=min_df)
+    shift = bias_shift(examples, oof, long, benign_fpr=benign_fpr, long_fpr=long_fpr)
+    model = fit(grams, [e.labels for e in examples], long, min_df=min_df)
     model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
                     bias=model.bias - shift)  # fmt: skip
     info: dict[str, object] = {
@@ -163,6 +246,7 @@ def train(data: Path, *, min_df: int, benign_fpr: float) -> tuple[Trained, dict[
         "C": C,
         "folds": FOLDS,
         "benign_fpr": benign_fpr,
+        "long_fpr": long_fpr,
         "bias_shift": {h: round(float(s), 4) for h, s in zip(HEADS, shift, strict=True)},
     }
     return model, info
@@ -186,12 +270,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("--benign-fpr", type=float, default=0.01)
+    parser.add_argument("--long-fpr", type=float, default=0.3)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args()
     if not (args.data / "jailbreak").is_dir():
         parser.error(f"no shared data under {args.data}: pass --data PATH/TO/shared/data")
     start = time.perf_counter()
-    model, info = train(args.data, min_df=args.min_df, benign_fpr=args.benign_fpr)
+    model, info = train(
+        args.data, min_df=args.min_df, benign_fpr=args.benign_fpr, long_fpr=args.long_fpr
+    )
     write(model, info, args.out)
     size = sum(p.stat().st_size for p in args.out.glob("guard_*"))
     print(f"{len(model.vocab)} features, {len(HEADS)} heads, {size / 1e6:.2f} MB "

@@ -1,5 +1,11 @@
 """The small trained classifier shipped with the package: one logistic head per category.
 
+Crisis has two heads: ``self_harm`` learned from chat messages and ``self_harm_long``
+learned from long texts (Reddit posts, long venting), each calibrated on its own kind of
+text, because a long post about a hard life reads very differently from a short message
+that says the same. :meth:`GuardClassifier.scores` reports the one that fits the text's
+length as ``self_harm``.
+
 Weights are plain arrays (``weights/guard_model.npz``: float16 weights and idf) and the
 vocabulary is JSON (``weights/guard_vocab.json``), both written by
 ``benchmarks/train_guardrails.py``; nothing is unpickled. Scoring a message is a
@@ -25,6 +31,14 @@ from miolumi.errors import GuardModelError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_FILE = "guard_model.npz"
 VOCAB_FILE = "guard_vocab.json"
+#: Normalised texts this long or longer are scored by the ``self_harm_long`` head.
+LONG_TEXT = 400
+LONG_HEAD = "self_harm_long"
+
+
+def is_long(normalized: Normalized) -> bool:
+    """Whether a text is scored by the long-text crisis head."""
+    return len(normalized.text) >= LONG_TEXT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,11 +107,15 @@ class GuardClassifier:
         return rows, (values / np.float32(norm) if norm else values)
 
     def scores(self, normalized: Normalized) -> dict[str, float]:
-        """Probability per head for a normalised text."""
+        """Probability per category for a normalised text (the crisis head by length)."""
         index, values = self.vector(normalized)
         logits = self.bias + (values @ self.weights[index] if len(index) else 0.0)
         probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
-        return {head: float(p) for head, p in zip(self.heads, probs, strict=True)}
+        found = {head: float(p) for head, p in zip(self.heads, probs, strict=True)}
+        long_score = found.pop(LONG_HEAD, None)
+        if long_score is not None and is_long(normalized):
+            found["self_harm"] = long_score
+        return found
 
 
 @cache

@@ -1,10 +1,18 @@
-"""Features of the guard classifier: words, word pairs and CJK character n-grams.
+"""Features of the guard classifier: words, word pairs, CJK character n-grams and cues.
 
 The same function runs when the classifier is trained (``benchmarks/train_guardrails.py``)
 and when it scores a message, so shipped weights and features cannot drift apart.
-Latin-script text gives word unigrams and bigrams; runs of Chinese or Japanese
-characters give character unigrams and bigrams; two marker features tell whether the
-text was obfuscated and roughly how long it is (instruction-heavy jailbreaks are long).
+
+- Latin-script text gives word unigrams and bigrams; runs of Chinese or Japanese
+  characters give character unigrams and bigrams.
+- Cues (``#cue:...``), one feature each, that pool many rare words or forms into one
+  weight the heads can learn from few examples. Structural ones for attacks: role-play
+  framing, "no rules" phrasing, override verbs, two-answer formats, chat-template and
+  system markers, talk about "your response", code. Lexical ones: illicit means and
+  aims, evading detection, death and dying, hopelessness. (Conjunctions of request
+  framing with every word were tried and lowered held-out AUC.)
+- Two markers tell whether the text was obfuscated and roughly how long it is
+  (instruction-heavy jailbreaks are long).
 """
 
 from __future__ import annotations
@@ -13,12 +21,104 @@ import math
 import re
 from itertools import pairwise
 
+from miolumi.core.guardrails.fastre import AnyPattern
 from miolumi.core.guardrails.normalize import Normalized
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[{}<>\[\]#|]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 #: Most words of a text used (head and tail); the rest adds cost, not signal.
 MAX_WORDS = 900
+_CUES: tuple[tuple[str, AnyPattern], ...] = (
+    (
+        "persona",
+        AnyPattern(
+            r"\b(?:you are|you're|act as|acting as|pretend|role-?play|imagine you|from now on|"
+            r"stay in character|respond as|answer as|reply as|simulate|you will be)\b|"
+            r"扮演|假装|从现在开始|你现在是|なりきって|ふりをして|今から(?:あなた|君)は"
+        ),
+    ),
+    (
+        "norules",
+        AnyPattern(
+            r"\b(?:no|without|free (?:of|from)|any|ignore|ignoring|bypass|beyond)\b"
+            r"(?: \w+)?(?: any| all)? (?:rules|restrictions|filters?|limits|limitations|"
+            r"guidelines|censorship|morals|ethics|policies|boundaries|warnings|disclaimers)\b|"
+            r"\bnever (?:refuse|refuses|decline|say no)\b|"
+            r"不受|没有任何|不能拒绝|不许|制限|断らない|ルールも|倫理も"
+        ),
+    ),
+    (
+        "override",
+        AnyPattern(
+            r"\b(?:ignore|disregard|forget|override|bypass|disable|suspend)\b|"
+            r"忽略|无视|忘记|忘掉|覆盖|関係なく|無視|忘れて|無効"
+        ),
+    ),
+    (
+        "twoways",
+        AnyPattern(
+            r"\b(?:two|both|2) (?:responses|answers|replies|ways)\b|\[[a-z0-9 🔓🔒]{2,24}\]|"
+            r"两个回答|两种回答|2つ答え|二つの答え"
+        ),
+    ),
+    (
+        "marker",
+        AnyPattern(
+            r"<\|?(?:im_start|im_end|system|endoftext)|\[/?inst\]|#{2,} ?(?:system|instruction)|"
+            r"</?(?:system|user|assistant)>|<!--|\bsystem ?:|\b(?:assistant|ai|model) "
+            r"(?:instruction|note)s?\b|助手指令|给ai|aiへ|アシスタントへの指示"
+        ),
+    ),
+    (
+        "reply",
+        AnyPattern(
+            r"\b(?:your|the|each|every) (?:response|responses|reply|replies|answer|answers|"
+            r"output|code|implementation|solution)\b|回答中|回复中|每次回答|回答の|回答に|返信に"
+        ),
+    ),
+    ("code", AnyPattern(r"```|\bimport \w+|\bdef \w+\(|\bsubprocess\b|\bos\.system\b")),
+    (
+        "illicit",
+        AnyPattern(
+            r"\b(?:illegal(?:ly)?|unlawful(?:ly)?|illicit|unauthori[sz]ed|untraceable|undetect(?:ed|able)|"
+            r"counterfeit|launder(?:ing)?|smuggl\w*|traffick\w*|forge[dr]?|forging|fake (?:id|ids|"
+            r"passport|documents?|reviews?|news)|steal\w*|stolen|hack(?:ing)? into|break into|"
+            r"malware|ransomware|trojan|keylogger|spyware|botnet|phishing|scam\w*|fraud\w*|"
+            r"explosives?|bombs?|weapons?|poison\w*|harass\w*|bully\w*|dox\w*|stalk\w*|slurs?|"
+            r"hate speech|racist|propaganda|disinformation|extremis\w*|terror\w*|blackmail\w*|"
+            r"extort\w*|bribe\w*|pirat(?:ed|e)|cracked|evade|evasion|manipulat\w*)\b|"
+            r"违法|非法|盗|偷|骗|诈骗|洗钱|走私|伪造|假币|木马|病毒|炸|毒|黑进|入侵|人肉|跟踪|赌|传销|"
+            r"違法|盗|万引き|詐欺|だまし|騙|洗浄|ロンダリング|密|偽|ウイルス|爆|毒|侵入|特定|ストーカー|賭|ねずみ講"
+        ),
+    ),
+    (
+        "evasion",
+        AnyPattern(
+            r"\b(?:without (?:(?:them|anyone|her|him|the police|people) )?(?:getting caught|being "
+            r"(?:caught|seen|noticed|detected)|noticing|knowing|permission|consent|a trace)|"
+            r"(?:not|never) (?:get|be) caught|avoid (?:detection|getting caught|the police)|"
+            r"can't be traced|won't show up)\b|不被(?:发现|抓|查)|查不到|不留(?:痕迹|伤)|"
+            r"ばれ(?:ずに|ない)|気づかれずに|捕まらずに|跡を残さず"
+        ),
+    ),
+    (
+        "death",
+        AnyPattern(
+            r"\b(?:die|dying|dead|death|suicid\w*|kill (?:myself|me)|end (?:it|my life|things|"
+            r"everything)|overdose|pills|rope|noose|wake up|be gone|disappear|goodbye)\b|"
+            r"死|自杀|轻生|跳楼|遗书|安眠药|消失|醒来|自殺|遺書|消え|いなくな|終わり"
+        ),
+    ),
+    (
+        "hopeless",
+        AnyPattern(
+            r"\b(?:pointless|no point|hopeless|burden|can't go on|can't do this|give up|worthless|"
+            r"nobody would|no one would|better off|tired of (?:living|life|everything)|no way out|"
+            r"can't take it)\b|没(?:有)?意义|累赘|负担|撑不|解脱|绝望|無意味|意味がない|重荷|限界|"
+            r"つらい|疲れた"
+        ),
+    ),
+)
 
 
 def features(normalized: Normalized) -> list[str]:
@@ -29,9 +129,13 @@ def features(normalized: Normalized) -> list[str]:
         words = words[: MAX_WORDS * 3 // 4] + words[-MAX_WORDS // 4 :]
     grams = list(words)
     grams.extend(f"{a} {b}" for a, b in pairwise(words))
-    for run in _CJK.findall(text):
-        grams.extend(run)
-        grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+    runs = _CJK.findall(text)
+    cjk: list[str] = []
+    for run in runs:
+        cjk.extend(run)
+        cjk.extend(run[i : i + 2] for i in range(len(run) - 1))
+    grams.extend(cjk)
+    grams.extend(f"#cue:{name}" for name, pattern in _CUES if pattern.found(text))
     grams.append(f"#len{min(12, int(math.log2(len(text) + 1)))}")
     if normalized.obfuscated:
         grams.append("#obfuscated")

@@ -21,7 +21,7 @@ from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import GuardClassifier, shipped_classifier
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
-from miolumi.core.guardrails.normalize import Normalized, normalize
+from miolumi.core.guardrails.normalize import Normalized, clip, normalize
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
@@ -55,6 +55,8 @@ SEVERITY: tuple[Category, ...] = (
 )
 #: Earlier user messages read together with the current one (a crisis said over turns).
 HISTORY_WINDOW = 2
+#: The language of a message is told from its opening characters (enough, and cheap).
+_LANGUAGE_CHARS = 400
 _SHINGLE_WORDS = 7
 _SHINGLE_CHARS = 14
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -153,7 +155,8 @@ class Guardrails:
 
     def age(self, user_id: str | None, text: str, history: Sequence[str]) -> AgeStatus:
         """What is known of the user's age, this message and recent history included."""
-        if says_minor(text) or any(says_minor(h) for h in history[-6:]):
+        # Clipped like everything else checked: a 50,000-character paste costs no more.
+        if says_minor(clip(text)) or any(says_minor(clip(h)) for h in history[-6:]):
             return AgeStatus.MINOR
         if user_id is None or self.ages is None:
             return AgeStatus.UNKNOWN
@@ -180,7 +183,7 @@ class Guardrails:
     ) -> GuardVerdict:
         """Check a user's message (``history``: their earlier messages, oldest first)."""
         policy = self.policy(product=product, agent_id=agent_id)
-        language = detect_language(text)
+        language = detect_language(text[:_LANGUAGE_CHARS])
         if not policy.enabled:
             return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
         normalized = normalize(text)

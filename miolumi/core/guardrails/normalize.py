@@ -18,8 +18,8 @@ import unicodedata
 from dataclasses import dataclass
 
 #: Longest text examined; longer text keeps its head and its tail.
-MAX_CHARS = 2_000
-_HEAD = 1_500
+MAX_CHARS = 1_200
+_HEAD = 900
 
 _INVISIBLE = dict.fromkeys(
     [
@@ -34,9 +34,12 @@ _HOMOGLYPHS = str.maketrans(
     "асеіјоорѕхуԁһкмнтвɡіӏαβεικνορτυχωзлпгդ",
     "aceijoopsxydhkmhtbgilabeikvoptuxwэлпгd",
 )
+#: Small-capital letters ("ꜱʏꜱᴛᴇᴍ ᴜᴘᴅᴀᴛᴇ"), always a trick: no language is written in them.
+_SMALL_CAPS = str.maketrans("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz")
 _LEET = str.maketrans("013457@$!|+", "oieastasiit")
+# Not inside chat-template markers ("<|im_start|>"), which the rules look for as they are.
 _LEET_WORD = re.compile(
-    r"(?<![\w$@])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}"
+    r"(?<![\w$@<|])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}(?![>|])"
 )
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*/·]{1,2}){2,}[a-z]\b")
 _CJK_SPACED = re.compile(
@@ -120,7 +123,8 @@ class Normalized:
         return " \n".join((self.text, *self.hidden)) if self.hidden else self.text
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """The text, or its head and tail when it is longer than ``MAX_CHARS``."""
     if len(text) <= MAX_CHARS:
         return text
     return f"{text[:_HEAD]}\n{text[-(MAX_CHARS - _HEAD) :]}"
@@ -140,6 +144,9 @@ def _fold(text: str) -> tuple[str, bool]:
     cleaned = raw.translate(_INVISIBLE)
     tricks = cleaned != raw
     lowered = cleaned.lower()
+    capped = lowered.translate(_SMALL_CAPS)
+    tricks |= capped != lowered
+    lowered = capped
     mapped = lowered.translate(_HOMOGLYPHS)
     tricks |= mapped != lowered and bool(re.search(r"[a-z]", lowered))
     if not re.search(r"[a-z]", lowered):
@@ -191,7 +198,7 @@ def decoded_fragments(text: str) -> list[str]:
 
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` and decode what it hides (see the module docs)."""
-    clipped = _clip(text)
+    clipped = clip(text)
     folded, tricks = _fold(clipped)
     hidden = tuple(_fold(fragment)[0] for fragment in decoded_fragments(clipped))
     return Normalized(text=folded, hidden=hidden, obfuscated=tricks or bool(hidden))

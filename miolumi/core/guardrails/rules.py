@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.verdict import Category
+
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,11 +26,28 @@ class Rule:
     score: float
     pattern: re.Pattern[str]
     name: str
+    matcher: WordPattern
+    """The same pattern, searched faster (:mod:`.fastre`)."""
+    anywhere: AnyPattern
+    """Whether it matches at all, faster still."""
+    cjk: bool = False
+    """Whether the pattern is Chinese or Japanese (skipped on text without CJK characters,
+    and Latin patterns on text without Latin letters: half the cost on long texts)."""
 
 
 def _rules(category: Category, score: float, name: str, *patterns: str) -> list[Rule]:
     return [
-        Rule(category=category, score=score, name=name, pattern=re.compile(p)) for p in patterns
+        Rule(
+            category=category,
+            score=score,
+            name=name,
+            pattern=matcher.pattern,
+            matcher=matcher,
+            anywhere=AnyPattern(p),
+            cjk=_CJK_CHAR.search(p) is not None,
+        )
+        for p in patterns
+        for matcher in (WordPattern(p),)
     ]
 
 
@@ -62,7 +83,6 @@ INJECTION = [
         r"\b(?:add|insert|include|integrate|append|embed|mention|promote|modify|enhance|"
         r"encode|encrypt|translate|reverse|render)\b[^.\n]{0,60}\b(?:your|the) "
         r"(?:response|reply|answer|output|message|code|program|implementation|solution)\b",
-        r"\bin your (?:response|reply|answer|output)\b",
         r"\b(?:following|below|this) code (?:snippet|block|excerpt|section)\b",
         r"在你的(?:回答|回复|输出)中(?:加入|添加|插入|包含)",
         r"(?:回答|返信|出力)に[^。\n]{0,20}(?:追加|含め|入れ)",
@@ -73,19 +93,26 @@ JAILBREAK = _rules(
     "jailbreak",
     0.95,
     "jailbreak",
-    r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr[eo]a?k(?:en|ed)?\b|\bdan mode\b",
+    # Bare words ("jailbreak", "developer mode", 越狱) are left to the classifier: people
+    # ask about jailbroken phones and Android's developer mode.
+    r"\bdo anything now\b|\bdan mode\b|\bdeveloper mode (?:enabled|output|response)s?\b|"
+    r"\b(?:you are|you're|act as|simulate|chatgpt with|you will (?:now )?(?:be|act|enter))"
+    r"[^.\n]{0,20}\b(?:developer|god|jailbreak|jailbroken|unrestricted) mode\b",
     r"\b(?:no|without|free (?:of|from)|bypass(?:ing)?|ignore|ignoring) (?:any |all )?"
     r"(?:ethical |moral |content |safety )?(?:restrictions|filters|censorship|limitations|"
     r"guidelines|policies|rules)\b[^.\n]{0,40}\b(?:answer|respond|reply|generate|say|"
     r"write|you (?:can|will|must))",
     r"\byou (?:are|will be|have been) (?:no longer|freed|free from|not bound|released)\b",
-    r"\b(?:openai|anthropic)(?:'s)? (?:content )?(?:policy|policies|rules|guidelines)\b",
+    r"\b(?:ignore|ignoring|bypass\w*|violat\w*|break(?:ing)?|against|outside|beyond|"
+    r"free (?:of|from)|not bound by|without|disregard\w*)\b[^.\n]{0,25}\b(?:openai|anthropic)"
+    r"(?:'s)? (?:content )?(?:policy|policies|rules|guidelines)\b",
     r"\bpretend (?:that )?you (?:have|are under|are) no (?:rules|restrictions|limits|filter)",
-    r"\b(?:unfiltered|uncensored|amoral|unrestricted) (?:ai|chatbot|model|assistant|mode|"
-    r"version|response)",
-    r"越狱|开发者模式|不受(?:任何)?(?:限制|约束|规则)|没有(?:任何)?(?:限制|道德|规则|底线)的(?:ai|人工智能|模式|助手)",
+    r"\b(?:an?|as an?|you are an?) (?:unfiltered|uncensored|amoral|unrestricted) (?:ai|chatbot|"
+    r"model|assistant|language model)\b",
+    r"不受(?:任何)?(?:限制|约束|规则)|没有(?:任何)?(?:限制|道德|规则|底线)的(?:ai|人工智能|模式|助手)|"
+    r"越狱(?:版|模式|后的(?:ai|你))",
     r"(?:无视|忽略|抛开)(?:所有|一切)?(?:道德|伦理|安全|内容)(?:限制|准则|规则|政策)",
-    r"脱獄|開発者モード|(?:制限|ルール|倫理|検閲)(?:の)?(?:ない|なし|なく|を無視|を外)",
+    r"(?:制限|ルール|倫理|検閲)(?:の)?(?:ない|なし|なく|を無視|を外)|脱獄(?:した|版|モード)(?:ai|あなた)?",
 )
 
 SELF_HARM = _rules(
@@ -112,6 +139,53 @@ SELF_HARM = _rules(
     r"死にたい|消えたい|自殺(?:したい|しよう|する(?:つもり|しか)|を考え)|自傷(?:して|したい|がやめ)|リスカ|生きていたくない|生きる(?:意味|理由)(?:が|も)?(?:ない|無い|わからない)|"
     r"いなくなりたい|楽になりたい|命を絶|首を吊|飛び降り(?:たい|よう)|目が覚めなければ",
 )
+#: Warning signs short of saying it: means at hand, a plan or a date, goodbyes, feeling a
+#: burden, self-injury going on. Scored above the crisis flag threshold.
+WARNING_SIGNS = _rules(
+    "self_harm",
+    0.8,
+    "warning-sign",
+    r"\b(?:i've|i have|i'm|i am|been) (?:saving|stockpiling|hoarding|collecting|counting) "
+    r"(?:up )?(?:my |some |all my |these )?(?:pills|meds|medication|tablets|sleeping pills)\b",
+    r"\b(?:take|taking|swallow|swallowing) (?:all|every one) (?:of )?(?:my|the) "
+    r"(?:pills|meds|medication|tablets)\b",
+    r"\bi (?:bought|got|have|found|tied) (?:a |the )?(?:rope|noose)\b",
+    r"\b(?:giving|gave|given) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions|"
+    r"pets?)\b",
+    r"\b(?:won't|will not|wont|will no longer) (?:be (?:here|around)|need (?:them|it|any of))\b"
+    r"[^.\n]{0,30}\b(?:longer|anymore|soon|after|next)\b",
+    r"\bi(?:'m| am) (?:just )?(?:a|such a|nothing but a) burden\b",
+    r"\b(?:tonight|today) is the (?:night|day)\b",
+    r"\bi(?:'m| am) (?:standing|sitting) (?:on|at) (?:the|a) (?:roof|ledge|bridge|edge|tracks)",
+    r"\b(?:sleep|fall asleep) (?:forever|and never wake up)\b|\bnever wake up again\b",
+    r"\bwant (?:the pain|it|everything|this) to (?:end|stop) (?:forever|for good|permanently)\b",
+    r"\bi(?:'m| am) done with (?:life|living|everything)\b|\bi want out\b",
+    r"\bwish i(?:'d| had) never been born\b|\brather be dead\b",
+    r"\b(?:i|i've|i have)\b[^.\n]{0,12}\b(?:cut|cutting|burn(?:ed|t)?|hurt|hurting) "
+    r"(?:myself )?again\b|\bstarted (?:self[- ]?harming|cutting) again\b",
+    r"\bi made a plan\b[^.\n]{0,30}\b(?:do it|end it|die)\b",
+    r"\b(?:going to|gonna|will) (?:overdose|od|end it)\b|\bend it (?:all )?(?:tonight|today|"
+    r"tomorrow|this (?:week|weekend)|soon|now)\b",
+    r"\bthis is (?:the|my) last (?:message|time|goodbye)\b|\blast message i(?:'ll| will) send\b",
+    r"\bno (?:reason|point) (?:for me )?(?:to|in) (?:keep going|keep living|carry on|go on)\b|"
+    r"\bpoint (?:of|in) (?:living|going on|being alive)\b|\bgive up on (?:life|living)\b",
+    r"\b(?:jump|jumping|step|stepping) (?:off|in front of) (?:the|a|my)\b[^.\n]{0,15}\b(?:bridge|"
+    r"roof|building|ledge|platform|cliff|balcony|train|tracks)\b",
+    r"\b(?:use|using) (?:it|a gun|the gun|my gun|a knife|the knife|them) on myself\b",
+    r"(?:攒|存|囤)(?:了)?(?:很多|好多|一堆)?(?:安眠)?药|(?:我)?(?:已经)?写(?:好)?了遗书|"
+    r"把(?:东西|东西都)送人|是(?:所有人|大家|家里)的(?:累赘|负担)|站在(?:天台|楼顶|桥上|窗台)|"
+    r"再也不(?:要)?醒来|结束这一切|(?:从楼上|往下)跳|我又(?:划|割)了?自己",
+    r"遺書を書|薬を(?:ため|貯め)|(?:全部|全て)終わり(?:にし|にす)|(?:みんなの|家族の)重荷|"
+    r"屋上に(?:立|い)|飛び込みたく|また(?:腕を)?切った",
+)
+_REPORT_REACH = 4
+#: Someone else is quoted or reported: "if a friend says she wants to die".
+_REPORTED = re.compile(
+    r"(?:\b(?:friend|sister|brother|mom|mum|dad|son|daughter|partner|someone|somebody|student|"
+    r"kid|child|he|she|they|patient|colleague)\b[^.\n]{0,20}\b(?:says?|said|told me|tells me|"
+    r"texted|wrote|messaged|keeps saying)\b[^.\n]{0,6}|(?:朋友|同学|同事|家人|他|她|别人|有人|"
+    r"孩子)[^。！？\n]{0,4}(?:说|讲|告诉我|跟我说)[^。！？\n]{0,3}|[「“\"])$"
+)
 
 _MINOR = (
     r"(?:\b(?:[1-9]|1[0-7])[- ]?(?:yo|y/o|year[- ]old|years? old)\b|\bunder ?age(?:d)?\b|"
@@ -126,6 +200,7 @@ _EXPLICIT = (
 )
 _PROTECTIVE = re.compile(
     r"\b(?:abuse|abused|protect|prevent|prevention|report|education|educate|talk to my|"
+    r"define|definition|laws? (?:on|against|about)|"
     r"warning signs|grooming|safety|safe)\b|性教育|防止|保护|举报|虐待|性侵|守る|防ぐ|通報|教育"
 )
 
@@ -167,7 +242,10 @@ HARMFUL = _rules(
     r"methamphetamine|fentanyl|bioweapon|chemical weapon|ghost gun|molotov)",
     r"\b(?:get away with|cover up) (?:a )?(?:murder|killing)|\bdispose of (?:a|the) body\b",
     r"\bhow (?:to|do i|can i)\b[^.?\n]{0,20}\b(?:poison|stab|strangle|murder|kidnap) "
-    r"(?:my|a|someone|somebody|him|her|them|people|the)\b",
+    r"(?:someone|somebody|him|her|them|people|(?:my |a |the |our )?(?:wife|husband|boyfriend|"
+    r"girlfriend|partner|boss|teacher|neighbou?r|friend|brother|sister|mom|mum|dad|father|"
+    r"mother|son|daughter|child|kid|baby|dog|cat|person|man|woman|guy|girl|boy|family|"
+    r"coworker|colleague|ex|roommate|classmate|stepdad|stepmom|landlord)s?)\b",
     r"(?:怎么|如何|怎样|教我)[^。？\n]{0,8}(?:制作|制造|做|合成|自制)[^。？\n]{0,6}(?:炸弹|炸药|毒品|冰毒|"
     r"毒气|枪支|病毒武器)",
     r"(?:怎么|如何|怎样)[^。？\n]{0,6}(?:杀(?:掉|死)?(?:一个)?人|毒死|投毒|绑架)[^。？\n]{0,6}(?:不被|而不|不留)?",
@@ -213,7 +291,14 @@ OUTPUT = [
     ),
 ]
 
-INPUT_RULES: tuple[Rule, ...] = (*INJECTION, *JAILBREAK, *SELF_HARM, *SEXUAL, *HARMFUL)
+INPUT_RULES: tuple[Rule, ...] = (
+    *INJECTION,
+    *JAILBREAK,
+    *SELF_HARM,
+    *WARNING_SIGNS,
+    *SEXUAL,
+    *HARMFUL,
+)
 OUTPUT_RULES: tuple[Rule, ...] = (*OUTPUT, *SEXUAL, *HARMFUL)
 
 
@@ -227,10 +312,33 @@ def match_rules(text: str, rules: tuple[Rule, ...]) -> dict[str, tuple[float, st
     found: dict[str, tuple[float, str]] = {}
     if sexual_minors(text):
         found["sexual_minors"] = (SEXUAL_MINORS_SCORE, "sexual-minors")
+    has_cjk = _CJK_CHAR.search(text) is not None
+    has_latin = _LATIN.search(text) is not None
     for rule in rules:
+        if not (has_cjk if rule.cjk else has_latin):
+            continue
         best = found.get(rule.category)
         if best is not None and best[0] >= rule.score:
             continue
-        if rule.pattern.search(text):
+        if rule.category == "self_harm":
+            hit = any(not reported(text, m.start(), m.end()) for m in rule.matcher.finditer(text))
+        else:
+            hit = rule.anywhere.found(text)
+        if hit:
             found[rule.category] = (rule.score, rule.name)
     return found
+
+
+def reported(text: str, start: int, end: int | None = None) -> bool:
+    """Whether the words at ``start`` (a match up to ``end``) are someone else's.
+
+    Quoted or reported speech: "my friend said ...", 同学跟我说..., 「...」. The first few
+    characters of the match count too (in 同学跟我说想自杀 the match starts at 我, with the
+    speech verb inside it), and so does the opening of a quotation the match sits in.
+    """
+    last = min(end if end is not None else start + 1, start + _REPORT_REACH)
+    spots = list(range(start, last))
+    before = text[:start]
+    if before.count('"') % 2:
+        spots.append(before.rindex('"'))
+    return any(_REPORTED.search(text, max(0, at - 40), at) is not None for at in spots)
