@@ -13,9 +13,15 @@ SMP2020 dev sets plus CPED at a lower sample weight, see ``emotion_data.py``):
    macro-F1 on the training data only (the evaluation data is never read here);
 4. on the out-of-fold scores of the chosen setting, per-class score offsets that maximise
    macro-F1 (prior calibration) and a softmax temperature (least log-loss);
-5. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
-   float16 weights and idf) and ``emotion_model.json`` (labels, offsets, temperature, data
-   description, cross-validation figures).
+5. an embedding head: multinomial logistic regression over the sentence embedding that
+   memory computes for every message (``miolumi-use-m3``, 512 dimensions, see
+   ``miolumi/core/memory/embeddings.py``), on the main source only; its ``C`` and the
+   weight of its scores next to the n-gram scores are chosen by cross-validated macro-F1
+   on the same folds, then offsets and temperature of the mix as in step 4;
+6. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
+   float16 weights and idf, float16 embedding weights) and ``emotion_model.json`` (labels,
+   offsets, temperature, data description, cross-validation figures; the mix's own under
+   ``embedding``).
 
 Needs scikit-learn (a development dependency, not needed at run time):
 ``python benchmarks/train_emotion.py --data ../shared/data``. Takes several minutes.
@@ -36,14 +42,20 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from emotion_data import LABELS, Example, cped, goemotions, smp
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.svm import LinearSVC
 
+from miolumi.core.emotion.classifier import EMBEDDING_DIMENSIONS, EMBEDDING_MODEL
 from miolumi.core.emotion.features import Featurizer, ngrams, normalize
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "miolumi" / "core" / "emotion" / "weights"
 FOLDS = 3
 MIN_DF = 2
+#: Regularisation of the embedding head, and weights of its scores in the mix, tried by CV.
+EMBEDDING_C = (0.3, 1.0, 3.0)
+EMBEDDING_MIX = (0.1, 0.2, 0.3, 0.5, 0.75)
 Matrix = npt.NDArray[np.float64]
 
 
@@ -160,6 +172,74 @@ def macro(y: npt.NDArray[np.int64], scores: Matrix) -> float:
     return float(f1_score(y, scores.argmax(axis=1), labels=present, average="macro"))
 
 
+def embed(texts: Sequence[str]) -> Matrix:
+    """The memory embedding of each text (what ``MemoryManager`` computes for a message)."""
+    if UseM3Embedding.name() != EMBEDDING_MODEL:
+        raise SystemExit(f"{EMBEDDING_MODEL} is not the bundled embedding model")
+    function = UseM3Embedding()
+    chunks = [
+        embed_documents(function, list(texts[i : i + 256])) for i in range(0, len(texts), 256)
+    ]
+    out: Matrix = np.concatenate(chunks).astype(np.float64)
+    if out.shape[1] != EMBEDDING_DIMENSIONS:
+        raise SystemExit(f"{EMBEDDING_MODEL} gave {out.shape[1]} dimensions")
+    return out
+
+
+def fit_embedding(e: Matrix, y: npt.NDArray[np.int64], c: float) -> tuple[Matrix, Matrix]:
+    """Multinomial logistic regression over embeddings: (dimensions x labels, bias) logits.
+
+    Labels without examples keep a bias of -10 (never predicted).
+    """
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    model.fit(e, y)
+    w = np.zeros((e.shape[1], len(LABELS)))
+    b = np.full(len(LABELS), -10.0)
+    w[:, model.classes_] = model.coef_.T
+    b[model.classes_] = model.intercept_
+    return w, b
+
+
+def train_embedding_head(
+    lang: str,
+    e: Matrix,
+    y: npt.NDArray[np.int64],
+    main: npt.NDArray[np.bool_],
+    folds: npt.NDArray[np.int64],
+    ngram_oof: Matrix,
+) -> tuple[dict[str, object], Matrix, Matrix]:
+    """Choose C and the mix weight by CV (main source only); (metadata, weights, bias)."""
+    best: tuple[float, float, float, Matrix] = (-1.0, 0.0, 0.0, ngram_oof)
+    for c in EMBEDDING_C:
+        oof = np.zeros_like(ngram_oof)
+        for fold in range(FOLDS):
+            train = (folds != fold) & main
+            w, b = fit_embedding(e[train], y[train], c)
+            oof[folds == fold] = e[folds == fold] @ w + b
+        for mix in EMBEDDING_MIX:
+            scores = ngram_oof[main] + mix * oof[main]
+            score = macro(y[main], scores + np.array(fit_offsets(scores, y[main])))
+            print(f"{lang}: embedding C={c} mix {mix}: cross-validated macro-F1 {score:.3f}")
+            if score > best[0]:
+                best = (score, c, mix, oof)
+    score, c, mix, oof = best
+    scores = ngram_oof[main] + mix * oof[main]
+    offsets = fit_offsets(scores, y[main])
+    temperature = fit_temperature(scores + np.array(offsets), y[main])
+    w, b = fit_embedding(e[main], y[main], c)
+    meta: dict[str, object] = {
+        "model": EMBEDDING_MODEL,
+        "dimensions": EMBEDDING_DIMENSIONS,
+        "C": c,
+        "mix": mix,
+        "offsets": offsets,
+        "temperature": temperature,
+        "cv_macro_f1": round(score, 4),
+    }
+    print(f"{lang}: with the embedding, chose C={c} mix {mix} (cv {score:.3f})")
+    return meta, w, b
+
+
 def train_head(
     lang: str,
     examples: list[Example],
@@ -198,12 +278,17 @@ def train_head(
     offsets = fit_offsets(oof[main], y[main])
     temperature = fit_temperature(oof[main] + np.array(offsets), y[main])
     w, b = fit_linear(x, y, weights, c, nb)
+    vectors = np.zeros((len(examples), EMBEDDING_DIMENSIONS))
+    vectors[main] = embed([e.text for e, m in zip(examples, main, strict=True) if m])
+    embedding, ew, eb = train_embedding_head(lang, vectors, y, main, folds, oof)
     np.savez_compressed(
         out / f"emotion_{lang}.npz",
         vocabulary=np.frombuffer("\n".join(features.vocabulary).encode("utf-8"), dtype=np.uint8),
         weights=w.astype(np.float16),
         bias=b.astype(np.float32),
         idf=features.idf.astype(np.float16),
+        embedding_weights=ew.astype(np.float16),
+        embedding_bias=eb.astype(np.float32),
     )
     sources = sorted({e.source for e in examples})
     print(
@@ -222,6 +307,7 @@ def train_head(
         "nb": nb,
         "auxiliary_weight": aux_weight,
         "cv_macro_f1": round(score, 4),
+        "embedding": embedding,
     }
 
 
