@@ -24,7 +24,8 @@ SMP2020 dev sets plus CPED at a lower sample weight, see ``emotion_data.py``):
    ``embedding``).
 
 Needs scikit-learn (a development dependency, not needed at run time):
-``python benchmarks/train_emotion.py --data ../shared/data``. Takes several minutes.
+``python benchmarks/train_emotion.py --data ../shared/data``. Takes about 25 minutes on
+the shared 2-core machine (the English n-gram grid and the offset searches dominate).
 """
 
 from __future__ import annotations
