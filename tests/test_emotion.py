@@ -22,7 +22,12 @@ from miolumi.core.emotion import (
     ease_in_out,
     orb_for,
 )
-from miolumi.core.emotion.classifier import EMBEDDING_DIMENSIONS, WEIGHTS_DIR
+from miolumi.core.emotion.classifier import (
+    EMBEDDING_DIMENSIONS,
+    WEIGHTS_DIR,
+    Calibration,
+    EmbeddingHead,
+)
 from miolumi.core.emotion.features import (
     WORD_MARK,
     Featurizer,
@@ -249,3 +254,20 @@ def test_a_damaged_embedding_head_names_the_fix(tmp_path: Path) -> None:
     np.savez(tmp_path / "emotion_zh.npz", **arrays)
     with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
         EmotionEngine(weights_dir=tmp_path).analyze("你好")
+
+
+def test_an_embedding_head_with_a_hidden_layer_applies_relu() -> None:
+    rng = np.random.default_rng(0)
+    hidden_w = rng.normal(size=(EMBEDDING_DIMENSIONS, 8)).astype(np.float32)
+    hidden_b = rng.normal(size=8).astype(np.float32)
+    out_w = rng.normal(size=(8, len(LABELS))).astype(np.float32)
+    out_b = np.zeros(len(LABELS), dtype=np.float32)
+    calibration = Calibration(offsets=np.zeros(len(LABELS), np.float32), temperature=1.0)
+    head = EmbeddingHead(
+        weights=out_w, bias=out_b, mix=1.0, calibration=calibration, hidden=(hidden_w, hidden_b)
+    )
+    x = rng.normal(size=EMBEDDING_DIMENSIONS).astype(np.float32)
+    expected = np.maximum(x @ hidden_w + hidden_b, 0) @ out_w
+    assert head.scores(x) == pytest.approx(expected, rel=1e-4)
+    linear = EmbeddingHead(weights=out_w, bias=out_b, mix=1.0, calibration=calibration)
+    assert not np.allclose(linear.scores(x[:8]), head.scores(x))

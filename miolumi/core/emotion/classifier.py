@@ -60,15 +60,23 @@ class Calibration:
 
 @dataclass(frozen=True, kw_only=True)
 class EmbeddingHead:
-    """Logistic scores over the memory embedding, and how they mix with the n-gram scores."""
+    """Scores over the memory embedding, and how they mix with the n-gram scores.
+
+    Logistic regression, or a small network with one hidden ReLU layer, whichever
+    cross-validated better for the language.
+    """
 
     weights: Vector
     bias: Vector
     mix: float
     calibration: Calibration
+    hidden: tuple[Vector, Vector] | None = None
+    """Weights and bias of the hidden layer, if any."""
 
     def scores(self, embedding: Vector) -> Vector:
         """Logits of an embedding (dimensions checked by the caller)."""
+        if self.hidden is not None:
+            embedding = np.maximum(embedding @ self.hidden[0] + self.hidden[1], 0.0)
         out: Vector = self.bias + embedding @ self.weights
         return out
 
@@ -135,14 +143,25 @@ def _embedding_head(meta: dict[str, Any] | None, data: Any) -> EmbeddingHead | N
         return None
     if meta["model"] != EMBEDDING_MODEL or meta["dimensions"] != EMBEDDING_DIMENSIONS:
         raise ValueError(f"embedding head for {meta['model']}, expected {EMBEDDING_MODEL}")
+    hidden: tuple[Vector, Vector] | None = None
+    width = EMBEDDING_DIMENSIONS
+    if meta.get("kind", "logistic") == "mlp":
+        hidden = (
+            data["embedding_hidden_weights"].astype(np.float32),
+            data["embedding_hidden_bias"].astype(np.float32),
+        )
+        width = len(hidden[1])
+        if hidden[0].shape != (EMBEDDING_DIMENSIONS, width):
+            raise ValueError(f"hidden embedding weights of shape {hidden[0].shape}")
     weights = data["embedding_weights"].astype(np.float32)
-    if weights.shape != (EMBEDDING_DIMENSIONS, len(LABELS)):
+    if weights.shape != (width, len(LABELS)):
         raise ValueError(f"embedding weights of shape {weights.shape}")
     return EmbeddingHead(
         weights=weights,
         bias=data["embedding_bias"].astype(np.float32),
         mix=float(meta["mix"]),
         calibration=Calibration.read(meta),
+        hidden=hidden,
     )
 
 
