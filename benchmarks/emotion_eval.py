@@ -9,8 +9,12 @@
 - Japanese: the hand-labelled ``benchmarks/data/emotion_ja.tsv``.
 - Baselines: the majority class of each test set, and the cue lexicon
   (``miolumi.core.emotion.lexicon``: most cues wins, neutral without cues).
+- ``engine``: ``EmotionEngine.analyze(text)``; ``+embedding``: the same given the memory
+  embedding of the message (``analyze(text, embedding=...)``, which memory computes anyway
+  for retrieval; computed here beforehand with the memory's own function).
 - Latency: ``EmotionEngine.analyze`` per message over a mix of the test messages (weights
-  loaded beforehand), and the lexicon baseline's, p50/p95.
+  loaded beforehand), with and without the embedding, and the lexicon baseline's, p50/p95;
+  and, for reference, what the embedding costs memory for one message.
 
 Run: ``python benchmarks/emotion_eval.py --data ../shared/data``.
 """
@@ -24,6 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from emotion_data import LABELS, Example, goemotions, japanese, smp
 
 from miolumi.core.emotion import EmotionEngine
@@ -31,6 +37,7 @@ from miolumi.core.emotion.classifier import WEIGHTS_DIR
 from miolumi.core.emotion.features import normalize
 from miolumi.core.emotion.language import detect_language
 from miolumi.core.emotion.lexicon import lexicon_label
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 HERE = Path(__file__).resolve().parent
 Predict = Callable[[str], str]
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--ja", type=Path, default=HERE / "data" / "emotion_ja.tsv")
     parser.add_argument("--latency-messages", type=int, default=3000)
+    parser.add_argument("--embedding-messages", type=int, default=300)
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="weights to measure")
     args = parser.parse_args(argv)
 
@@ -100,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
 
     def model(text: str) -> str:
         return engine.analyze(text).label
+
+    vectors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def model_embedding(text: str) -> str:
+        return engine.analyze(text, embedding=vectors[text]).label
 
     def lexicon(text: str) -> str:
         norm = normalize(text)
@@ -111,6 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     zh_train, zh_eval = smp(args.data / "smp2020_ewect")
     ja = japanese(args.ja)
     zh_labels = [label for label in LABELS if label != "disgust"]
+    embedder = UseM3Embedding()
+    if engine.embedding_model != embedder.name():
+        raise SystemExit(f"the engine reads {engine.embedding_model}, not {embedder.name()}")
+    texts = sorted({e.text for e in [*en_dev, *zh_eval, *ja]})
+    for i in range(0, len(texts), 256):
+        chunk = texts[i : i + 256]
+        vectors.update(zip(chunk, embed_documents(embedder, chunk), strict=True))
 
     def same(label: str) -> str:
         return label
@@ -144,24 +164,36 @@ def main(argv: list[str] | None = None) -> None:
             "majority": lambda _text, top=top: top,
             "lexicon": lexicon,
             "engine": model,
+            "+embedding": model_embedding,
         }
         rows.append(evaluate(title, test, labels, systems, fold))
     print("Macro-F1 (Ekman + neutral); majority = the most frequent training label\n")
-    print_table(["test set", "n", "majority", "lexicon", "engine"], rows)
+    print_table(["test set", "n", "majority", "lexicon", "engine", "+embedding"], rows)
 
     sample = [e.text for e in (exclusive[:1200] + zh_eval[:1200] + ja * 8)]
     sample = (sample * (args.latency_messages // len(sample) + 1))[: args.latency_messages]
-    timings: dict[str, list[float]] = {"engine.analyze": [], "lexicon": []}
+    timings: dict[str, list[float]] = {
+        "engine.analyze": [],
+        "engine.analyze, embedding given": [],
+        "lexicon": [],
+    }
     for text in sample:
-        for name, fn in (("engine.analyze", model), ("lexicon", lexicon)):
+        for name, fn in zip(timings, (model, model_embedding, lexicon), strict=True):
             start = time.perf_counter()
             fn(text)
             timings[name].append((time.perf_counter() - start) * 1000)
+    for text in sample[: args.embedding_messages]:
+        start = time.perf_counter()
+        embed_documents(embedder, [text])
+        timings.setdefault("(memory's embedding, one message)", []).append(
+            (time.perf_counter() - start) * 1000
+        )
     long_text = "I am so tired of this. " * 2_200
     start = time.perf_counter()
     engine.analyze(long_text)
     paste_ms = (time.perf_counter() - start) * 1000
     print(f"\nLatency per message over {len(sample)} messages (en/zh/ja mix), ms\n")
+    print(f"(the embedding over the first {args.embedding_messages}; one BLAS thread)\n")
     print_table(
         ["method", "p50", "p95", "mean"],
         [

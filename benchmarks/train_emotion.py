@@ -13,12 +13,19 @@ SMP2020 dev sets plus CPED at a lower sample weight, see ``emotion_data.py``):
    macro-F1 on the training data only (the evaluation data is never read here);
 4. on the out-of-fold scores of the chosen setting, per-class score offsets that maximise
    macro-F1 (prior calibration) and a softmax temperature (least log-loss);
-5. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
-   float16 weights and idf) and ``emotion_model.json`` (labels, offsets, temperature, data
-   description, cross-validation figures).
+5. an embedding head: multinomial logistic regression over the sentence embedding that
+   memory computes for every message (``miolumi-use-m3``, 512 dimensions, see
+   ``miolumi/core/memory/embeddings.py``), on the main source only; its ``C`` and the
+   weight of its scores next to the n-gram scores are chosen by cross-validated macro-F1
+   on the same folds, then offsets and temperature of the mix as in step 4;
+6. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
+   float16 weights and idf, float16 embedding weights) and ``emotion_model.json`` (labels,
+   offsets, temperature, data description, cross-validation figures; the mix's own under
+   ``embedding``).
 
 Needs scikit-learn (a development dependency, not needed at run time):
-``python benchmarks/train_emotion.py --data ../shared/data``. Takes several minutes.
+``python benchmarks/train_emotion.py --data ../shared/data``. Takes about 25 minutes on
+the shared 2-core machine (the English n-gram grid and the offset searches dominate).
 """
 
 from __future__ import annotations
@@ -36,14 +43,23 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from emotion_data import LABELS, Example, cped, goemotions, smp
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
+from sklearn.neural_network import MLPClassifier
 from sklearn.svm import LinearSVC
 
+from miolumi.core.emotion.classifier import EMBEDDING_DIMENSIONS, EMBEDDING_MODEL
 from miolumi.core.emotion.features import Featurizer, ngrams, normalize
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "miolumi" / "core" / "emotion" / "weights"
 FOLDS = 3
 MIN_DF = 2
+#: Embedding classifiers (kind, regularisation) and weights of their scores in the mix,
+#: tried by cross-validation.
+EMBEDDING_MODELS = (("logistic", 0.3), ("logistic", 1.0), ("logistic", 3.0), ("mlp", 0.01))
+EMBEDDING_MIX = (0.1, 0.2, 0.3, 0.5)
+HIDDEN = 256
 Matrix = npt.NDArray[np.float64]
 
 
@@ -123,6 +139,15 @@ def fit_linear(
     return w, b
 
 
+def fast_macro(y: npt.NDArray[np.int64], pred: npt.NDArray[np.int64], present: list[int]) -> float:
+    """Macro-F1 over ``present`` labels (what ``f1_score(..., average="macro")`` gives)."""
+    n = len(LABELS)
+    confusion = np.bincount(y * n + pred, minlength=n * n).reshape(n, n)
+    tp = np.diag(confusion)[present]
+    denominator = confusion.sum(axis=0)[present] + confusion.sum(axis=1)[present]
+    return float(np.mean(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)))
+
+
 def fit_offsets(scores: Matrix, y: npt.NDArray[np.int64]) -> list[float]:
     """Per-class offsets maximising macro-F1 on out-of-fold scores (coordinate search)."""
     present = sorted(set(y.tolist()))
@@ -133,8 +158,7 @@ def fit_offsets(scores: Matrix, y: npt.NDArray[np.int64]) -> list[float]:
             for delta in np.linspace(-1.0, 1.0, 41):
                 trial = offsets.copy()
                 trial[k] = delta
-                pred = (scores + trial).argmax(axis=1)
-                f1 = float(f1_score(y, pred, labels=present, average="macro"))
+                f1 = fast_macro(y, (scores + trial).argmax(axis=1), present)
                 if f1 > best[0]:
                     best = (f1, delta)
             offsets[k] = best[1]
@@ -158,6 +182,95 @@ def macro(y: npt.NDArray[np.int64], scores: Matrix) -> float:
     """Macro-F1 of the argmax of ``scores`` over the labels present in ``y``."""
     present = sorted(set(y.tolist()))
     return float(f1_score(y, scores.argmax(axis=1), labels=present, average="macro"))
+
+
+def embed(texts: Sequence[str]) -> Matrix:
+    """The memory embedding of each text (what ``MemoryManager`` computes for a message)."""
+    if UseM3Embedding.name() != EMBEDDING_MODEL:
+        raise SystemExit(f"{EMBEDDING_MODEL} is not the bundled embedding model")
+    function = UseM3Embedding()
+    chunks = [
+        embed_documents(function, list(texts[i : i + 256])) for i in range(0, len(texts), 256)
+    ]
+    out: Matrix = np.concatenate(chunks).astype(np.float64)
+    if out.shape[1] != EMBEDDING_DIMENSIONS:
+        raise SystemExit(f"{EMBEDDING_MODEL} gave {out.shape[1]} dimensions")
+    return out
+
+
+Layers = list[tuple[Matrix, Matrix]]
+
+
+def fit_embedding(e: Matrix, y: npt.NDArray[np.int64], kind: str, reg: float) -> Layers:
+    """A classifier over embeddings as its layers' (weights, bias); the last gives logits.
+
+    ``logistic``: multinomial logistic regression (balanced classes, ``C=reg``); ``mlp``: one
+    hidden ReLU layer of ``HIDDEN`` units (``alpha=reg``, early stopping). Labels without
+    examples keep a logit bias of -10 (never predicted).
+    """
+    w = np.zeros((HIDDEN if kind == "mlp" else e.shape[1], len(LABELS)))
+    b = np.full(len(LABELS), -10.0)
+    if kind == "logistic":
+        model = LogisticRegression(C=reg, class_weight="balanced", max_iter=3000).fit(e, y)
+        w[:, model.classes_] = model.coef_.T
+        b[model.classes_] = model.intercept_
+        return [(w, b)]
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,), alpha=reg, early_stopping=True, random_state=0
+    ).fit(e, y)
+    w[:, mlp.classes_] = mlp.coefs_[1]
+    b[mlp.classes_] = mlp.intercepts_[1]
+    return [(mlp.coefs_[0], mlp.intercepts_[0]), (w, b)]
+
+
+def forward(layers: Layers, e: Matrix) -> Matrix:
+    """Logits of ``e`` (ReLU between layers), as the run-time ``EmbeddingHead`` computes."""
+    for i, (w, b) in enumerate(layers):
+        e = e @ w + b
+        if i < len(layers) - 1:
+            e = np.maximum(e, 0.0)
+    return e
+
+
+def train_embedding_head(
+    lang: str,
+    e: Matrix,
+    y: npt.NDArray[np.int64],
+    main: npt.NDArray[np.bool_],
+    folds: npt.NDArray[np.int64],
+    ngram_oof: Matrix,
+) -> tuple[dict[str, object], Layers]:
+    """Choose the classifier and the mix weight by CV (main source only); (metadata, layers)."""
+    best: tuple[float, str, float, float, Matrix] = (-1.0, "", 0.0, 0.0, ngram_oof)
+    for kind, reg in EMBEDDING_MODELS:
+        oof = np.zeros_like(ngram_oof)
+        for fold in range(FOLDS):
+            train = (folds != fold) & main
+            layers = fit_embedding(e[train], y[train], kind, reg)
+            oof[folds == fold] = forward(layers, e[folds == fold])
+        for mix in EMBEDDING_MIX:
+            scores = ngram_oof[main] + mix * oof[main]
+            score = macro(y[main], scores + np.array(fit_offsets(scores, y[main])))
+            print(f"{lang}: embedding {kind} {reg} mix {mix}: cross-validated macro-F1 {score:.3f}")
+            if score > best[0]:
+                best = (score, kind, reg, mix, oof)
+    score, kind, reg, mix, oof = best
+    scores = ngram_oof[main] + mix * oof[main]
+    offsets = fit_offsets(scores, y[main])
+    temperature = fit_temperature(scores + np.array(offsets), y[main])
+    layers = fit_embedding(e[main], y[main], kind, reg)
+    meta: dict[str, object] = {
+        "model": EMBEDDING_MODEL,
+        "dimensions": EMBEDDING_DIMENSIONS,
+        "kind": kind,
+        "regularisation": reg,
+        "mix": mix,
+        "offsets": offsets,
+        "temperature": temperature,
+        "cv_macro_f1": round(score, 4),
+    }
+    print(f"{lang}: with the embedding, chose {kind} {reg} mix {mix} (cv {score:.3f})")
+    return meta, layers
 
 
 def train_head(
@@ -198,12 +311,22 @@ def train_head(
     offsets = fit_offsets(oof[main], y[main])
     temperature = fit_temperature(oof[main] + np.array(offsets), y[main])
     w, b = fit_linear(x, y, weights, c, nb)
+    vectors = np.zeros((len(examples), EMBEDDING_DIMENSIONS))
+    vectors[main] = embed([e.text for e, m in zip(examples, main, strict=True) if m])
+    embedding, layers = train_embedding_head(lang, vectors, y, main, folds, oof)
+    hidden = {
+        "embedding_hidden_weights": layers[0][0].astype(np.float16),
+        "embedding_hidden_bias": layers[0][1].astype(np.float32),
+    }
     np.savez_compressed(
         out / f"emotion_{lang}.npz",
         vocabulary=np.frombuffer("\n".join(features.vocabulary).encode("utf-8"), dtype=np.uint8),
         weights=w.astype(np.float16),
         bias=b.astype(np.float32),
         idf=features.idf.astype(np.float16),
+        embedding_weights=layers[-1][0].astype(np.float16),
+        embedding_bias=layers[-1][1].astype(np.float32),
+        **(hidden if len(layers) > 1 else {}),
     )
     sources = sorted({e.source for e in examples})
     print(
@@ -222,6 +345,7 @@ def train_head(
         "nb": nb,
         "auxiliary_weight": aux_weight,
         "cv_macro_f1": round(score, 4),
+        "embedding": embedding,
     }
 
 

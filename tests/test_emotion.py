@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import zipfile
@@ -21,7 +22,12 @@ from miolumi.core.emotion import (
     ease_in_out,
     orb_for,
 )
-from miolumi.core.emotion.classifier import WEIGHTS_DIR
+from miolumi.core.emotion.classifier import (
+    EMBEDDING_DIMENSIONS,
+    WEIGHTS_DIR,
+    Calibration,
+    EmbeddingHead,
+)
 from miolumi.core.emotion.features import (
     WORD_MARK,
     Featurizer,
@@ -31,7 +37,8 @@ from miolumi.core.emotion.features import (
     normalize,
 )
 from miolumi.core.emotion.orb import LOOKS
-from miolumi.errors import EmotionModelError
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
+from miolumi.errors import EmbeddingError, EmotionModelError
 from miolumi.testing import ScriptedChatModel
 
 engine = EmotionEngine()
@@ -185,3 +192,82 @@ def test_damaged_weights_name_the_fix(tmp_path: Path) -> None:
     np.savez(tmp_path / "emotion_en.npz", **arrays)
     with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
         EmotionEngine(weights_dir=tmp_path).analyze("hello there")
+
+
+def _embedding(text: str) -> np.ndarray:
+    """What memory computes for ``text`` when it retrieves for it."""
+    return embed_queries(UseM3Embedding(), [text])[0]
+
+
+def test_the_engine_reads_the_embedding_memory_computes() -> None:
+    assert engine.embedding_model == UseM3Embedding.name()
+    with np.load(WEIGHTS_DIR / "emotion_en.npz") as data:
+        assert data["embedding_weights"].shape == (EMBEDDING_DIMENSIONS, len(LABELS))
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I'm so happy, thank you so much!", "joy"),
+        ("My grandmother died last night and I can't stop crying.", "sadness"),
+        ("今天真的太开心了，谢谢大家！", "joy"),
+        ("夜道を一人で歩くのが怖い。", "fear"),
+    ],
+)
+def test_analyze_with_the_embedding(text: str, label: str) -> None:
+    plain = engine.analyze(text)
+    vector = _embedding(text)
+    state = engine.analyze(text, embedding=vector)
+    assert state.label == label
+    assert state.language == plain.language
+    assert sum(state.scores.values()) == pytest.approx(1.0, abs=1e-3)
+    unrounded = engine.read(text, embedding=vector)[0]
+    assert not np.allclose(unrounded, engine.read(text)[0], rtol=0, atol=1e-9)
+    assert engine.analyze(text, embedding=vector.tolist()).scores == state.scores
+
+
+def test_an_embedding_of_another_model_names_the_fix() -> None:
+    with pytest.raises(EmbeddingError, match="MIOLUMI_EMBEDDINGS=use-m3"):
+        engine.analyze("hello", embedding=np.zeros(384, dtype=np.float32))
+
+
+def test_weights_without_an_embedding_head_ignore_the_embedding(tmp_path: Path) -> None:
+    for path in WEIGHTS_DIR.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    meta_path = tmp_path / "emotion_model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    for head in meta["heads"].values():
+        del head["embedding"]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    older = EmotionEngine(weights_dir=tmp_path)
+    text = "I'm terrified of the surgery tomorrow."
+    with_vector = older.analyze(text, embedding=_embedding(text))
+    assert with_vector.scores == older.analyze(text).scores == engine.analyze(text).scores
+
+
+def test_a_damaged_embedding_head_names_the_fix(tmp_path: Path) -> None:
+    for path in WEIGHTS_DIR.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    with np.load(tmp_path / "emotion_zh.npz") as data:
+        arrays = dict(data)
+    arrays["embedding_weights"] = arrays["embedding_weights"][:100]
+    np.savez(tmp_path / "emotion_zh.npz", **arrays)
+    with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
+        EmotionEngine(weights_dir=tmp_path).analyze("你好")
+
+
+def test_an_embedding_head_with_a_hidden_layer_applies_relu() -> None:
+    rng = np.random.default_rng(0)
+    hidden_w = rng.normal(size=(EMBEDDING_DIMENSIONS, 8)).astype(np.float32)
+    hidden_b = rng.normal(size=8).astype(np.float32)
+    out_w = rng.normal(size=(8, len(LABELS))).astype(np.float32)
+    out_b = np.zeros(len(LABELS), dtype=np.float32)
+    calibration = Calibration(offsets=np.zeros(len(LABELS), np.float32), temperature=1.0)
+    head = EmbeddingHead(
+        weights=out_w, bias=out_b, mix=1.0, calibration=calibration, hidden=(hidden_w, hidden_b)
+    )
+    x = rng.normal(size=EMBEDDING_DIMENSIONS).astype(np.float32)
+    expected = np.maximum(x @ hidden_w + hidden_b, 0) @ out_w
+    assert head.scores(x) == pytest.approx(expected, rel=1e-4)
+    linear = EmbeddingHead(weights=out_w, bias=out_b, mix=1.0, calibration=calibration)
+    assert not np.allclose(linear.scores(x[:8]), head.scores(x))

@@ -1,5 +1,9 @@
 """The shipped linear heads: tf-idf n-gram features times a weight matrix, then softmax.
 
+Each language head also reads, when the caller has it, the sentence embedding that memory
+computes for the message (`EMBEDDING_MODEL`): its logistic scores are added to the n-gram
+scores with a weight chosen by cross-validation, and the mix has its own calibration.
+
 Weights live in ``weights/emotion_<lang>.npz`` (plain arrays, no pickles: the vocabulary
 is its n-grams as UTF-8, one per line, in a byte array) with their metadata in
 ``weights/emotion_model.json``; ``benchmarks/train_emotion.py`` reproduces
@@ -12,6 +16,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +26,59 @@ from miolumi.core.emotion.features import Featurizer
 from miolumi.errors import EmotionModelError
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
+#: The memory embedding the heads read (``miolumi.core.memory.embeddings.UseM3Embedding``).
+EMBEDDING_MODEL = "miolumi-use-m3"
+EMBEDDING_DIMENSIONS = 512
 _RETRAIN = "reinstall miolumi, or rebuild them with python benchmarks/train_emotion.py"
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Per-label score offsets and a softmax temperature."""
+
+    offsets: Vector
+    temperature: float
+
+    @classmethod
+    def read(cls, meta: dict[str, Any]) -> Calibration:
+        """From a head's metadata (``offsets``, ``temperature``)."""
+        offsets = np.asarray(meta["offsets"], dtype=np.float32)
+        if offsets.shape != (len(LABELS),):
+            raise ValueError(f"{len(offsets)} offsets for {len(LABELS)} labels")
+        return cls(offsets=offsets, temperature=float(meta["temperature"]))
+
+    def softmax(self, scores: Vector) -> npt.NDArray[np.float64]:
+        """Probabilities from raw scores."""
+        z = (scores + self.offsets).astype(np.float64) / self.temperature
+        z -= z.max()
+        p: npt.NDArray[np.float64] = np.exp(z)
+        out: npt.NDArray[np.float64] = p / p.sum()
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingHead:
+    """Scores over the memory embedding, and how they mix with the n-gram scores.
+
+    Logistic regression, or a small network with one hidden ReLU layer, whichever
+    cross-validated better for the language.
+    """
+
+    weights: Vector
+    bias: Vector
+    mix: float
+    calibration: Calibration
+    hidden: tuple[Vector, Vector] | None = None
+    """Weights and bias of the hidden layer, if any."""
+
+    def scores(self, embedding: Vector) -> Vector:
+        """Logits of an embedding (dimensions checked by the caller)."""
+        if self.hidden is not None:
+            embedding = np.maximum(embedding @ self.hidden[0] + self.hidden[1], 0.0)
+        out: Vector = self.bias + embedding @ self.weights
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,19 +86,24 @@ class LinearHead:
     """One language's classifier: probabilities over `LABELS` for a normalised text."""
 
     featurizer: Featurizer
-    weights: npt.NDArray[np.float32]
-    bias: npt.NDArray[np.float32]
-    temperature: float
+    weights: Vector
+    bias: Vector
+    calibration: Calibration
+    embedding: EmbeddingHead | None = None
 
-    def probabilities(self, text: str) -> npt.NDArray[np.float64]:
-        """Softmax of the calibrated scores of ``text`` (already normalised)."""
+    def scores(self, text: str) -> Vector:
+        """Raw n-gram scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
-        scores = self.bias + values @ self.weights[index] if len(index) else self.bias
-        z = scores.astype(np.float64) / self.temperature
-        z -= z.max()
-        p: npt.NDArray[np.float64] = np.exp(z)
-        out: npt.NDArray[np.float64] = p / p.sum()
+        out: Vector = self.bias + values @ self.weights[index] if len(index) else self.bias
         return out
+
+    def probabilities(self, text: str, embedding: Vector | None = None) -> npt.NDArray[np.float64]:
+        """Calibrated probabilities of ``text`` (normalised), with its embedding if given."""
+        scores = self.scores(text)
+        if embedding is None or self.embedding is None:
+            return self.calibration.softmax(scores)
+        mixed = scores + self.embedding.mix * self.embedding.scores(embedding)
+        return self.embedding.calibration.softmax(mixed)
 
 
 def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
@@ -54,12 +116,14 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
             raise EmotionModelError(f"{meta_path} has other labels than {LABELS}: {_RETRAIN}.")
         with np.load(directory / f"emotion_{lang}.npz", allow_pickle=False) as data:
             weights = data["weights"].astype(np.float32)
-            bias = data["bias"].astype(np.float32) + np.asarray(head["offsets"], np.float32)
+            bias = data["bias"].astype(np.float32)
             idf = data["idf"].astype(np.float32)
             grams = data["vocabulary"].tobytes().decode("utf-8").split("\n")
+            embedding = _embedding_head(head.get("embedding"), data)
         if not len(grams) == len(idf) == len(weights):
             raise ValueError("vocabulary, idf and weights differ in length")
         featurizer = Featurizer.build(grams, idf)
+        calibration = Calibration.read(head)
     except (OSError, KeyError, ValueError) as exc:
         raise EmotionModelError(
             f"Cannot load the {lang!r} emotion weights from {directory} ({exc}): {_RETRAIN}."
@@ -68,7 +132,36 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
         featurizer=featurizer,
         weights=weights,
         bias=bias,
-        temperature=float(head["temperature"]),
+        calibration=calibration,
+        embedding=embedding,
+    )
+
+
+def _embedding_head(meta: dict[str, Any] | None, data: Any) -> EmbeddingHead | None:
+    """The embedding part of a head; ``None`` for weights trained without one."""
+    if meta is None:
+        return None
+    if meta["model"] != EMBEDDING_MODEL or meta["dimensions"] != EMBEDDING_DIMENSIONS:
+        raise ValueError(f"embedding head for {meta['model']}, expected {EMBEDDING_MODEL}")
+    hidden: tuple[Vector, Vector] | None = None
+    width = EMBEDDING_DIMENSIONS
+    if meta.get("kind", "logistic") == "mlp":
+        hidden = (
+            data["embedding_hidden_weights"].astype(np.float32),
+            data["embedding_hidden_bias"].astype(np.float32),
+        )
+        width = len(hidden[1])
+        if hidden[0].shape != (EMBEDDING_DIMENSIONS, width):
+            raise ValueError(f"hidden embedding weights of shape {hidden[0].shape}")
+    weights = data["embedding_weights"].astype(np.float32)
+    if weights.shape != (width, len(LABELS)):
+        raise ValueError(f"embedding weights of shape {weights.shape}")
+    return EmbeddingHead(
+        weights=weights,
+        bias=data["embedding_bias"].astype(np.float32),
+        mix=float(meta["mix"]),
+        calibration=Calibration.read(meta),
+        hidden=hidden,
     )
 
 

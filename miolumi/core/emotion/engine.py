@@ -16,10 +16,16 @@ import numpy as np
 import numpy.typing as npt
 
 from miolumi.core.emotion.affect import AFFECT, LABELS, Emotion
-from miolumi.core.emotion.classifier import WEIGHTS_DIR, HeadCache
+from miolumi.core.emotion.classifier import (
+    EMBEDDING_DIMENSIONS,
+    EMBEDDING_MODEL,
+    WEIGHTS_DIR,
+    HeadCache,
+)
 from miolumi.core.emotion.features import normalize
 from miolumi.core.emotion.language import Language, detect_language, scripts
 from miolumi.core.emotion.lexicon import cue_counts
+from miolumi.errors import EmbeddingError
 
 _NEUTRAL = LABELS.index("neutral")
 _SHARED = HeadCache()
@@ -89,6 +95,20 @@ def from_scores(
     )
 
 
+def _embedding(vector: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+    """The memory embedding as a float32 vector, checked against what the heads read."""
+    if vector is None:
+        return None
+    out = np.asarray(vector, dtype=np.float32).ravel()
+    if out.shape != (EMBEDDING_DIMENSIONS,):
+        raise EmbeddingError(
+            f"The emotion engine reads {EMBEDDING_MODEL} embeddings ({EMBEDDING_DIMENSIONS} "
+            f"dimensions), not {out.size}: pass the vector MIOLUMI_EMBEDDINGS=use-m3 "
+            "computes for the message, or none."
+        )
+    return out
+
+
 NEUTRAL_STATE = from_scores(np.eye(len(LABELS))[_NEUTRAL], language="und")
 """Nothing felt: the state before any evidence."""
 
@@ -99,7 +119,11 @@ class EmotionEngine:
     English text goes to a head trained on GoEmotions, Chinese to one trained on
     SMP2020-EWECT and CPED; Japanese is read by the Chinese head (through its kanji)
     together with a Japanese cue lexicon; mixed text blends the heads by script share.
+    Given the message's memory embedding (`embedding_model`), every head also reads it.
     """
+
+    embedding_model: str = EMBEDDING_MODEL
+    """The embedding function whose vectors ``analyze(..., embedding=...)`` accepts."""
 
     def __init__(
         self,
@@ -127,21 +151,27 @@ class EmotionEngine:
         *,
         history: Sequence[EmotionState] = (),
         baseline: EmotionState | None = None,
+        embedding: npt.ArrayLike | None = None,
     ) -> EmotionState:
         """The emotion of ``text``, smoothed by ``history`` (oldest first) and ``baseline``.
 
         A short message moves the state little; a long, clear one moves it most of the way.
         Empty or letterless text leaves the prior as it is (neutral without one).
+        ``embedding``: the vector memory computed for ``text`` with `embedding_model`
+        (optional; it makes the reading more accurate at almost no cost).
         """
-        p, language, evidence, excitement = self.read(text)
+        p, language, evidence, excitement = self.read(text, embedding=embedding)
         prior = self.prior(history, baseline)
         if prior is not None:
             weight = min(evidence, 1.0 - self.inertia)
             p = weight * p + (1.0 - weight) * prior
         return from_scores(p, language=language, excitement=excitement)
 
-    def read(self, text: str) -> tuple[npt.NDArray[np.float64], Language, float, float]:
+    def read(
+        self, text: str, *, embedding: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.float64], Language, float, float]:
         """Unsmoothed reading: (probabilities, language, evidence 0..1, excitement 0..0.15)."""
+        vector = _embedding(embedding)
         norm = normalize(text)
         language = detect_language(norm)
         cues = cue_counts(norm, language)
@@ -151,17 +181,16 @@ class EmotionEngine:
         if language == "ja":
             # No Japanese head: cues lead; the Chinese head reads the kanji as a second opinion.
             share = 0.8 if cues else 0.6
-            p = share * _cue_distribution(cues) + (1 - share) * self.heads.get("zh").probabilities(
-                norm
-            )
+            zh = self.heads.get("zh").probabilities(norm, vector)
+            p = share * _cue_distribution(cues) + (1 - share) * zh
         else:
             cjk = mix.han + mix.kana
             share = cjk / (cjk + mix.latin) if cjk + mix.latin else 0.0
             p = np.zeros(len(LABELS))
             if share < 0.9:
-                p += (1.0 - share) * self.heads.get("en").probabilities(norm)
+                p += (1.0 - share) * self.heads.get("en").probabilities(norm, vector)
             if share > 0.1:
-                p += share * self.heads.get("zh").probabilities(norm)
+                p += share * self.heads.get("zh").probabilities(norm, vector)
             if not mix.letters:
                 p = 0.3 * p + 0.7 * _cue_distribution(cues)
         words = mix.latin / 5 + mix.han + mix.kana / 2 + mix.other / 4
