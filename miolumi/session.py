@@ -67,8 +67,14 @@ class Runtime:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, services: Services | None = None) -> AsyncIterator[Runtime]:
-        """Open the database and the checkpointer, and compile both products' graphs."""
+    async def open(
+        cls, services: Services | None = None, *, warm: bool = False
+    ) -> AsyncIterator[Runtime]:
+        """Open the database and the checkpointer, and compile both products' graphs.
+
+        ``warm`` also loads the guardrail and emotion classifiers now (a server does),
+        so the first user's turn does not wait seconds for them.
+        """
         services = services or default_services()
         engine = await asyncio.to_thread(open_database, services.settings.relational_url)
         try:
@@ -77,6 +83,8 @@ class Runtime:
                     product: builder.compile(checkpointer=saver, name=product)
                     for product, builder in _BUILDERS.items()
                 }
+                if warm:
+                    await asyncio.to_thread(_warm_up, services)
                 yield cls(services=services, engine=engine, saver=saver, graphs=graphs)
         finally:
             # Memories of the last turns are written in the background: wait for them.
@@ -122,6 +130,12 @@ class Runtime:
             model=model,
             completed_turns=known.turns if known else 0,
         )
+
+
+def _warm_up(services: Services) -> None:
+    for text in ("Hello, how are you?", "你好，最近怎么样？", "こんにちは、元気？"):
+        services.guardrails.check_input(text)
+        services.emotion.analyze(text)
 
 
 def _find_thread(

@@ -38,7 +38,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         used = services or Services.create()
         settings = used.settings
         limiter = RateLimiter(limit=settings.rate_limit, storage=settings.rate_limit_storage)
-        async with Runtime.open(used) as runtime:
+        async with Runtime.open(used, warm=True) as runtime:
             app.state.miolumi = ServerState(runtime=runtime, limiter=limiter)
             yield
 
