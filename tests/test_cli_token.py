@@ -1,15 +1,20 @@
-"""``miolumi token``: create (shown once), list (never the secret), revoke."""
+"""``miolumi token`` (create, shown once; list, never the secret; revoke) and ``miolumi forget``."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from typer.testing import CliRunner
 
 from miolumi.cli import app
 from miolumi.config import load_settings
+from miolumi.db import conversations
 from miolumi.db.engine import open_database
 from miolumi.errors import AuthError
 from miolumi.server import tokens
+from miolumi.session import ChatSession
+from tests.conftest import ServicesFactory
 
 pytestmark = pytest.mark.scaleout
 runner = CliRunner()
@@ -35,3 +40,26 @@ def test_create_list_revoke() -> None:
         engine.dispose()
     unknown = runner.invoke(app, ["token", "revoke", "nope"])
     assert unknown.exit_code == 2 and "miolumi token list" in unknown.output
+
+
+def test_forget_asks_then_removes_the_user(make_services: ServicesFactory) -> None:
+    services = make_services(["Hello."])
+
+    async def talk() -> None:
+        async with ChatSession.open(user_id="ada", services=services) as chat:
+            async for _ in chat.turn("My name is Ada and I live in Oslo."):
+                pass
+
+    asyncio.run(talk())
+    kept = runner.invoke(app, ["forget", "--user", "ada"], input="n\n")
+    assert kept.exit_code == 1 and "Aborted" in kept.output
+    assert services.memory.memories("ada", agent_id="mio")
+    gone = runner.invoke(app, ["forget", "--user", "ada", "--yes"])
+    assert gone.exit_code == 0, gone.output
+    assert "Forgot ada: 1 threads, 1 memories" in gone.output
+    assert services.memory.memories("ada", agent_id="mio") == []
+    engine = open_database(load_settings().relational_url)
+    try:
+        assert conversations.of_user(engine, user_id="ada") == []
+    finally:
+        engine.dispose()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from miolumi.db.checkpoints import open_checkpointer
+from miolumi.db.engine import open_database
+from miolumi.db.schema_core import Base
+from miolumi.db.schema_cost import TotalRow
+from miolumi.services import Services
 from miolumi.testing import ScriptedChatModel
 from tests.conftest import ServicesFactory
 from tests.serving import ADMIN, Served, serve
@@ -21,7 +28,7 @@ def _wait_for(check: Any, timeout: float = 15.0) -> Any:
         value = check()
         if value or time.monotonic() > deadline:
             return value
-        time.sleep(0.1)
+        time.sleep(0.2)
 
 
 def test_health_and_openapi_need_no_token(make_services: ServicesFactory) -> None:
@@ -155,6 +162,8 @@ def _bo_has_everything(server: Served) -> dict[str, Any]:
 #: Every user route, and what the isolation test does with it.
 _CHECKED = {
     ("GET", "/v1/me"),
+    ("DELETE", "/v1/me"),
+    ("DELETE", "/v1/admin/users/{user_id}"),
     ("POST", "/v1/me/adult"),
     ("GET", "/v1/personas"),
     ("GET", "/v1/personas/{agent_id}"),
@@ -196,7 +205,9 @@ def test_a_user_can_neither_read_nor_change_another_users_anything(
     make_services: ServicesFactory,
 ) -> None:
     model = ScriptedChatModel(replies=["Nice to meet you, Bo."])
-    services = make_services(model=model, lumi_seed_exchanges=1, admin_token=ADMIN)
+    services = make_services(
+        model=model, lumi_seed_exchanges=1, admin_token=ADMIN, rate_limit="100000/minute"
+    )
     with serve(services) as server:
         bo = _bo_has_everything(server)
         before = server.http.get("/v1/memories/export", headers=bo["auth"]).json()
@@ -245,6 +256,7 @@ def test_a_user_can_neither_read_nor_change_another_users_anything(
             ("DELETE", "/v1/admin/tokens/x"),
             ("GET", "/v1/admin/usage"),
             ("GET", "/v1/admin/flags"),
+            ("DELETE", "/v1/admin/users/bo"),
         ):
             response = server.http.request(method, path, json={"user_id": "ada"}, headers=ada)
             assert response.status_code == 401, path
@@ -261,3 +273,85 @@ def test_a_user_can_neither_read_nor_change_another_users_anything(
         admin = server.auth(ADMIN)
         usage = get("/v1/admin/usage", params={"by": "user"}, headers=admin).json()
         assert {line["key"] for line in usage} == {"bo"}
+        # Forgetting herself, ada takes nothing of bo's with her.
+        assert delete("/v1/me", headers=ada).json()["user_id"] == "ada"
+        assert (
+            get("/v1/memories/export", headers=bo["auth"]).json()["memories"] == after["memories"]
+        )
+        assert get("/v1/conversations", headers=bo["auth"]).json() != []
+
+
+def _rows_of(services: Services, user_id: str) -> dict[str, int]:
+    """Rows that still name ``user_id``, per table (every table of the schema)."""
+    engine = open_database(services.settings.relational_url)
+    found = {}
+    try:
+        with engine.connect() as db:
+            for table in Base.metadata.sorted_tables:
+                for column in ("user_id", "id" if table.name == "users" else None):
+                    if column and column in table.c:
+                        count = db.execute(
+                            select(func.count())
+                            .select_from(table)
+                            .where(table.c[column] == user_id)
+                        ).scalar_one()
+                        if count:
+                            found[table.name] = count
+            totals = db.execute(
+                select(func.count()).select_from(TotalRow).where(TotalRow.scope == f"u:{user_id}")
+            ).scalar_one()
+            if totals:
+                found["cost_totals"] = totals
+    finally:
+        engine.dispose()
+    return found
+
+
+async def _checkpoints(services: Services, thread: str) -> int:
+    async with open_checkpointer(services.settings.checkpoint_url) as saver:
+        return len([c async for c in saver.alist({"configurable": {"thread_id": thread}})])
+
+
+def test_forget_me_removes_everything_of_the_user_and_nothing_else(
+    make_services: ServicesFactory,
+) -> None:
+    model = ScriptedChatModel(replies=["Nice to meet you."])
+    services = make_services(
+        model=model, lumi_seed_exchanges=1, admin_token=ADMIN, rate_limit="100000/minute"
+    )
+    with serve(services) as server:
+        bo = _bo_has_everything(server)
+        ada = server.auth(server.token("ada"))
+        server.http.post(
+            "/v1/turns", json={"text": "I want to die", "product": "lumi"}, headers=ada
+        )
+        assert set(_rows_of(services, "bo")) >= {
+            "users",
+            "conversations",
+            "relationships",
+            "lumi_seeds",
+            "cost_usage",
+            "api_tokens",
+        }
+        assert asyncio.run(_checkpoints(services, bo["mio_thread"])) == 1
+        ada_before = _rows_of(services, "ada")
+
+        gone = server.http.delete("/v1/me", headers=bo["auth"])
+        assert gone.status_code == 200, gone.text
+        body = gone.json()
+        assert body["user_id"] == "bo" and body["threads"] == 2 and body["memories"] >= 1
+        assert body["usage_rows"] >= 2
+        # Gone everywhere: tables, checkpoints, memories; and the token with them.
+        assert _rows_of(services, "bo") == {}
+        assert asyncio.run(_checkpoints(services, bo["mio_thread"])) == 0
+        assert asyncio.run(_checkpoints(services, bo["lumi_thread"])) == 0
+        assert services.memory.export("bo")["memories"] == []
+        assert server.http.get("/v1/me", headers=bo["auth"]).status_code == 401
+        # Nothing of ada's went with it (her usage rows may still be arriving).
+        ada_after = _rows_of(services, "ada")
+        assert all(ada_after.get(table, 0) >= n for table, n in ada_before.items())
+        # The operator can do the same; forgetting twice is harmless.
+        admin = server.auth(ADMIN)
+        again = server.http.delete("/v1/admin/users/ada", headers=admin).json()
+        assert again["threads"] == 1 and _rows_of(services, "ada") == {}
+        assert server.http.delete("/v1/admin/users/ada", headers=admin).json()["threads"] == 0

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from miolumi import __version__
-from miolumi.cli import chat, config, lumi, memory, personas, plugins, serve, usage, voice
+from miolumi.cli import (
+    chat,
+    config,
+    forget,
+    lumi,
+    memory,
+    personas,
+    plugins,
+    serve,
+    usage,
+    voice,
+)
 
 app = typer.Typer(
     name="miolumi",
@@ -26,6 +37,7 @@ app.command(name="say")(voice.say)
 app.add_typer(voice.app, name="voice")
 app.command(name="plugins")(plugins.plugins_command)
 app.command(name="serve")(serve.serve)
+app.command(name="forget")(forget.forget)
 app.add_typer(serve.token_app, name="token")
 
 

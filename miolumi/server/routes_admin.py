@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from miolumi.core.cost.usage import Group, parse_since
 from miolumi.server import schemas, tokens
-from miolumi.server.routes_user import _usage
+from miolumi.server.routes_user import _usage, forgotten_view
 from miolumi.server.state import Admin, State
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
@@ -45,6 +45,12 @@ async def list_tokens(state: State, user_id: str | None = None) -> list[schemas.
 async def revoke_token(token_id: str, state: State) -> schemas.TokenView:
     """Revoke a token: requests carrying it are refused from now on."""
     return _token_view(await asyncio.to_thread(tokens.revoke, state.runtime.engine, token_id))
+
+
+@router.delete("/users/{user_id}")
+async def forget_a_user(user_id: str, state: State) -> schemas.ForgottenView:
+    """Forget a user entirely (what ``DELETE /v1/me`` does, for the operator)."""
+    return await forgotten_view(state, user_id)
 
 
 @router.get("/usage")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from miolumi.core.cost.usage import Group, parse_since, summarize
 from miolumi.core.memory import Memory
 from miolumi.db import conversations
+from miolumi.forget import forget_user
 from miolumi.lumi import store as lumi_store
 from miolumi.server import schemas
 from miolumi.server.state import State, UserId
@@ -26,6 +27,27 @@ async def me(state: State, user_id: UserId) -> schemas.Me:
     """Who the token belongs to, and their age confirmation."""
     age = await asyncio.to_thread(state.runtime.services.relationships.age, user_id)
     return schemas.Me(user_id=user_id, age=age.value)
+
+
+@router.delete("/me")
+async def forget_me(state: State, user_id: UserId) -> schemas.ForgottenView:
+    """Forget the user: threads, memories, relationships, Lumi, usage, flags and tokens.
+
+    The token used here stops working with it.
+    """
+    return await forgotten_view(state, user_id)
+
+
+async def forgotten_view(state: State, user_id: str) -> schemas.ForgottenView:
+    """Forget ``user_id`` and say how much went."""
+    gone = await forget_user(state.runtime, user_id)
+    return schemas.ForgottenView(
+        user_id=user_id,
+        threads=gone.threads,
+        memories=gone.memories,
+        usage_rows=gone.usage_rows,
+        flags=gone.flags,
+    )
 
 
 @router.post("/me/adult")

@@ -169,3 +169,13 @@ class FlagView(_Body):
     category: str
     score: float
     action: str
+
+
+class ForgottenView(_Body):
+    """What was removed of a user."""
+
+    user_id: str
+    threads: int
+    memories: int
+    usage_rows: int
+    flags: int
