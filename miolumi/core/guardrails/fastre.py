@@ -39,7 +39,7 @@ class WordPattern:
         if self.source.startswith(r"\b") and not self.source.startswith(r"\b|"):
             rest = self.source[2:]
             # Only when the pattern is one branch (no top-level "|" would lose the \b).
-            if _top_level_branches(rest) == 1:
+            if len(branches(rest)) == 1:
                 fast = re.compile(rest)
         object.__setattr__(self, "_fast", fast)
 
@@ -64,27 +64,6 @@ class WordPattern:
     def search(self, text: str) -> re.Match[str] | None:
         """The first match, or None."""
         return next(self.finditer(text), None)
-
-
-def _top_level_branches(source: str) -> int:
-    """How many branches the pattern has at its top level (``a|b`` has two)."""
-    depth, count, escaped, in_class = 0, 1, False, False
-    for char in source:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            count += 1
-    return count
 
 
 def branches(source: str) -> list[str]:
