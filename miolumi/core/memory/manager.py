@@ -45,7 +45,7 @@ from miolumi.core.memory.types import (
     WriteResult,
     to_epoch,
 )
-from miolumi.db.engine import open_database
+from miolumi.db.engine import LazyEngine
 from miolumi.db.schema_core import utcnow
 from miolumi.db.schema_memory import GLOBAL_SCOPE, MemoryScope
 from miolumi.errors import MemoryInputError, MemoryNotFoundError, MemoryStoreError
@@ -152,7 +152,7 @@ class MemoryManager:
         self.embedder = embedder or embedding_function(settings)
         self._lock = threading.RLock()
         self._client: ClientAPI | None = None
-        self._engine: Engine | None = None
+        self._db = LazyEngine(url=settings.relational_url)
         self._collections: dict[str, Collection] = {}
         self._indexes: OrderedDict[str, ScopeIndex] = OrderedDict()
 
@@ -169,17 +169,12 @@ class MemoryManager:
     @property
     def engine(self) -> Engine:
         """The SQL engine of the scope registry, opened (and migrated) on first use."""
-        with self._lock:
-            if self._engine is None:
-                self._engine = open_database(self.settings.relational_url)
-            return self._engine
+        return self._db.get()
 
     def close(self) -> None:
         """Release the SQL engine and forget cached collections and indexes."""
+        self._db.close()
         with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
             self._collections.clear()
             self._indexes.clear()
 
