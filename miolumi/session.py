@@ -73,7 +73,7 @@ class Runtime:
         """Open the database and the checkpointer, and compile both products' graphs.
 
         ``warm`` also loads the guardrail and emotion classifiers now (a server does),
-        so the first user's turn does not wait seconds for them.
+        so the first user's turn does not pay for loading them.
         """
         services = services or default_services()
         engine = await asyncio.to_thread(open_database, services.settings.relational_url)
@@ -148,10 +148,9 @@ def _find_thread(
         )
         if thread_id is None:
             return None
-    conversations.check_owner(
+    return conversations.check_owner(
         engine, thread_id=thread_id, user_id=user_id, product=product, agent_id=agent_id
     )
-    return conversations.get(engine, thread_id)
 
 
 @dataclass(kw_only=True)

@@ -84,11 +84,11 @@ def of_user(engine: Engine, *, user_id: str, product: str | None = None) -> list
 
 def check_owner(
     engine: Engine, *, thread_id: str, user_id: str, product: str, agent_id: str | None
-) -> None:
-    """Refuse a thread that belongs to another user or another companion."""
+) -> ConversationInfo | None:
+    """The thread's conversation (None if new); refused if another user's or companion's."""
     info = get(engine, thread_id)
     if info is None:
-        return
+        return None
     if info.user_id != user_id:
         raise ThreadOwnershipError(
             f"Thread {thread_id!r} belongs to another user: choose another --thread."
@@ -99,6 +99,7 @@ def check_owner(
             f"Thread {thread_id!r} is a conversation with {other}: continue it with that "
             "companion, or choose another --thread."
         )
+    return info
 
 
 def record_turn(
