@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from miolumi.core.cost.usage import Group, parse_since
 from miolumi.server import schemas, tokens
-from miolumi.server.routes_user import _usage, forgotten_view
+from miolumi.server.routes_user import forgotten_view, usage_lines
 from miolumi.server.state import Admin, State
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
@@ -54,14 +54,14 @@ async def forget_a_user(user_id: str, state: State) -> schemas.ForgottenView:
 
 
 @router.get("/usage")
-async def all_usage(
+async def allusage_lines(
     state: State,
     since: str = Query(default="30d", description="A span (7d, 24h) or a date."),
     by: Group = "user",
     user_id: str | None = None,
 ) -> list[schemas.UsageLineView]:
     """What every user's conversations cost, grouped."""
-    return await _usage(state, since=since, by=by, user_id=user_id)
+    return await usage_lines(state, since=since, by=by, user_id=user_id)
 
 
 @router.get("/flags")

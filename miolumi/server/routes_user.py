@@ -202,12 +202,13 @@ async def usage(
     by: Literal["day", "product", "persona", "kind", "model"] = "day",
 ) -> list[schemas.UsageLineView]:
     """What the user's conversations cost, grouped."""
-    return await _usage(state, since=since, by=by, user_id=user_id)
+    return await usage_lines(state, since=since, by=by, user_id=user_id)
 
 
-async def _usage(
+async def usage_lines(
     state: State, *, since: str, by: Group, user_id: str | None
 ) -> list[schemas.UsageLineView]:
+    """Usage grouped ``by`` since ``since`` (a span or date), of one user or everyone."""
     lines = await asyncio.to_thread(
         summarize, state.runtime.engine, by=by, since=parse_since(since), user_id=user_id
     )

@@ -121,9 +121,10 @@ class Connection:
             message = receiving.result()
             if message["type"] == "websocket.disconnect":
                 return
-            await self._handle(message.get("text"), message.get("bytes"))
+            await self._handle(message.get("text"))
 
-    async def _handle(self, text: str | None, data: bytes | None) -> None:
+    async def _handle(self, text: str | None) -> None:
+        """Answer one frame; ``text`` is None for a binary frame."""
         if text is None:
             await self.error(
                 "bad_frame",
