@@ -94,7 +94,7 @@ class ReplyMood:
 
     def __init__(self, *, engine: EmotionEngine, state: TurnState, runtime: Runtime[Any]) -> None:
         self.engine = engine
-        self.runtime = runtime
+        self.write = stream_writer(runtime)
         self.before = _state(state.companion_emotion)
         self.mood = self.before
         self.orb = orb_for(self.before).name if self.before else None
@@ -113,16 +113,16 @@ class ReplyMood:
         orb = orb_for(mood)
         if orb.name != self.orb:
             self.orb = orb.name
-            stream_writer(self.runtime)(emotion_event(mood, phase="during", subject="companion"))
-            stream_writer(self.runtime)(orb_event(orb, phase="during"))
+            self.write(emotion_event(mood, phase="during", subject="companion"))
+            self.write(orb_event(orb, phase="during"))
 
     def finish(self) -> dict[str, Any] | None:
         """Read the whole reply, emit the final emotion and orb; return the mood as data."""
         if not self.text.strip():
             return self.before.to_dict() if self.before else None
         mood = self._read()
-        stream_writer(self.runtime)(emotion_event(mood, phase="after", subject="companion"))
-        stream_writer(self.runtime)(orb_event(orb_for(mood), phase="after"))
+        self.write(emotion_event(mood, phase="after", subject="companion"))
+        self.write(orb_event(orb_for(mood), phase="after"))
         return mood.to_dict()
 
     def _read(self) -> EmotionState:

@@ -35,7 +35,7 @@ from miolumi.core.guardrails import (
 from miolumi.core.relationship import AgeStatus
 from miolumi.events import GuardEvent
 from miolumi.graphs.context import TurnContext
-from miolumi.graphs.pace import stream_writer
+from miolumi.graphs.pace import Writer, stream_writer
 from miolumi.graphs.state import TurnState
 from miolumi.mio.registry import DEFAULT_PERSONA
 
@@ -146,6 +146,8 @@ class ReplyGate:
     language: str
     crisis: bool
     _passed: list[str]
+    write: Writer
+    """The turn's stream writer (counted when the turn is paced)."""
 
     @classmethod
     async def open(
@@ -176,7 +178,14 @@ class ReplyGate:
                     crisis=crisis,
                 ),
             )
-        return cls(runtime=runtime, stream=stream, language=language, crisis=crisis, _passed=[])
+        return cls(
+            runtime=runtime,
+            stream=stream,
+            language=language,
+            crisis=crisis,
+            _passed=[],
+            write=stream_writer(runtime),
+        )
 
     @property
     def whole_sentences(self) -> bool:
@@ -210,12 +219,12 @@ class ReplyGate:
 
     def _piece(self, piece: Piece) -> list[str]:
         if piece.verdict is not None:
-            stream_writer(self.runtime)(guard_event(piece.verdict, stage="output", replaced=True))
+            self.write(guard_event(piece.verdict, stage="output", replaced=True))
         return [t for part in piece.parts for t in self._emit(part)]
 
     def _emit(self, text: str) -> list[str]:
         if not text:
             return []
-        stream_writer(self.runtime)(events.token(text))
+        self.write(events.token(text))
         self._passed.append(text)
         return [text]
