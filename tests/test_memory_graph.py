@@ -6,12 +6,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.messages import SystemMessage
 from typer.testing import CliRunner
 
 from miolumi.cli import app
 from miolumi.config import load_settings
+from miolumi.core.emotion import EmotionState
 from miolumi.core.memory import MemoryManager
 from miolumi.core.memory.writer import OUTBOX
 from miolumi.session import ChatSession
@@ -65,6 +67,38 @@ async def test_lumi_writes_and_recalls_the_global_stream(make_services: Services
     assert [m.text for m in services.memory.memories("bo")] == ["I live in Paris with my two cats."]
     assert "I live in Paris with my two cats." in system_prompt(model)
     assert services.memory.memories("bo", agent_id="kai") == []
+
+
+async def test_a_turn_embeds_the_message_once_for_emotion_and_recall(
+    make_services: ServicesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel(replies=["Lovely.", "Oh no."])
+    services = make_services(model=model)
+    embedder = services.memory.embedder
+    embedded: list[str] = []
+    real = embedder.embed_query
+
+    def spy(input: list[str]) -> list[np.ndarray]:
+        embedded.extend(input)
+        return real(input)
+
+    monkeypatch.setattr(embedder, "embed_query", spy)
+    text = "I am so scared of losing my cat, she is very sick."
+    async with ChatSession.open(user_id="cy", product="lumi", services=services) as chat:
+        first = await say(chat, "My cat is called Miso.")
+        await services.memory_writer.drain()
+        events = await say(chat, text)
+    assert embedded.count(text) == 1  # read by the emotion engine, then recalled with
+    assert "My cat is called Miso." in system_prompt(model)
+    before, user = (
+        next(e for e in turn if e["type"] == "emotion" and e["subject"] == "user")
+        for turn in (first, events)
+    )
+    history = [EmotionState.from_dict(before)]  # the first message's reading smooths
+    vector = services.memory.query_embedding(text)
+    with_vector = services.emotion.analyze(text, history=history, embedding=vector)
+    assert user["scores"] == {str(k): v for k, v in with_vector.scores.items()}
+    assert with_vector.scores != services.emotion.analyze(text, history=history).scores
 
 
 def test_a_failed_write_never_delays_nor_breaks_the_reply_and_is_kept(

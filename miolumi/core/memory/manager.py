@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction, Where
@@ -54,6 +55,9 @@ from miolumi.errors import MemoryInputError, MemoryNotFoundError, MemoryStoreErr
 DUPLICATE_SIMILARITY = 0.92
 #: Scopes whose index a process keeps in memory.
 CACHED_SCOPES = 256
+#: Query embeddings a process keeps: a turn embeds its message once, for the emotion
+#: engine and for recall.
+CACHED_QUERIES = 64
 _SECONDS_PER_DAY = 86_400.0
 
 
@@ -155,6 +159,8 @@ class MemoryManager:
         self._db = LazyEngine(url=settings.relational_url)
         self._collections: dict[str, Collection] = {}
         self._indexes: OrderedDict[str, ScopeIndex] = OrderedDict()
+        self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     # Resources ---------------------------------------------------------------------------
 
@@ -170,6 +176,33 @@ class MemoryManager:
     def engine(self) -> Engine:
         """The SQL engine of the scope registry, opened (and migrated) on first use."""
         return self._db.get()
+
+    @property
+    def embedding_model(self) -> str:
+        """The name of the embedding function (``miolumi-use-m3`` by default)."""
+        return str(self.embedder.name())
+
+    def query_embedding(self, text: str) -> npt.NDArray[np.float32]:
+        """The embedding of ``text`` as a search query: a read-only 1-d float32 vector.
+
+        The last `CACHED_QUERIES` are kept, so a turn that hands its message's embedding to
+        the emotion engine (see ``graphs/nodes/emotion.py``) does not pay for it again when
+        :meth:`search` recalls memories for the same message. Raises `MemoryInputError` for
+        text that cannot be a query (empty, too long), `EmbeddingError` if embedding fails.
+        """
+        text = _check_text(text, "query")
+        with self._queries_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+        vector: npt.NDArray[np.float32] = embed_queries(self.embedder, [text])[0]
+        vector.setflags(write=False)
+        with self._queries_lock:
+            self._queries[text] = vector
+            while len(self._queries) > CACHED_QUERIES:
+                self._queries.popitem(last=False)
+        return vector
 
     def close(self) -> None:
         """Release the SQL engine and forget cached collections and indexes."""
@@ -602,7 +635,7 @@ class MemoryManager:
     ) -> list[MemoryHit]:
         weights = self.weights
         allowed = self._allowed(index, since, until)
-        vector = embed_queries(self.embedder, [query])
+        vector = self.query_embedding(query)[np.newaxis, :]
         n = min(weights.candidates, len(index.memories))
         with self._guard("search"):
             found = collection.query(
