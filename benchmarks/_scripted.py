@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -31,13 +31,11 @@ from sqlalchemy import event as sa_event
 
 from miolumi import config as config_module
 from miolumi.config import load_settings
-from miolumi.core.models.registry import ModelProvider, ModelRequest
-from miolumi.hookspecs import hookimpl
 from miolumi.mio.prompts import persona_system_prompt
 from miolumi.mio.registry import DEFAULT_PERSONA
 from miolumi.plugins import load_plugins
 from miolumi.services import Services
-from miolumi.testing import ScriptedChatModel
+from miolumi.testing import ScriptedChatModel, ScriptedPlugin
 
 _ENV_PREFIXES = ("MIOLUMI_", "OPENAI_")
 
@@ -76,33 +74,13 @@ def isolated_environment(home: Path) -> Iterator[None]:
         config_module.get_settings.cache_clear()
 
 
-class ScriptedPlugin:
-    """A plugin registering the ``scripted`` provider around one ScriptedChatModel."""
-
-    def __init__(self, model: ScriptedChatModel) -> None:
-        self.model = model
-
-    @hookimpl
-    def register_model_providers(self, register: Callable[[ModelProvider], None]) -> None:
-        def create(request: ModelRequest) -> ScriptedChatModel:
-            return self.model
-
-        register(
-            ModelProvider(
-                name="scripted",
-                description="scripted replies for benchmarks",
-                create=create,
-                is_configured=lambda settings: True,
-                local=True,
-            )
-        )
-
-
 def scripted_services(model: ScriptedChatModel, **overrides: Any) -> Services:
     """Services (settings from the isolated environment) whose only model is ``model``."""
     settings = load_settings(provider="scripted", **overrides)
     plugins = load_plugins(settings, entrypoints=False)
-    plugins.manager.register(ScriptedPlugin(model), name="scripted")
+    plugins.manager.register(
+        ScriptedPlugin(model, description="scripted replies for benchmarks"), name="scripted"
+    )
     return Services.create(settings=settings, plugins=plugins)
 
 

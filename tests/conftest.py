@@ -10,11 +10,9 @@ import pytest
 
 from miolumi import config as config_module
 from miolumi.config import Settings, load_settings
-from miolumi.core.models.registry import ModelProvider, ModelRequest
-from miolumi.hookspecs import hookimpl
 from miolumi.plugins import load_plugins
 from miolumi.services import Services
-from miolumi.testing import ScriptedChatModel
+from miolumi.testing import ScriptedChatModel, ScriptedPlugin
 from tests import servers
 
 _ENV_PREFIXES = ("MIOLUMI_", "OPENAI_")
@@ -53,28 +51,6 @@ def server_databases() -> Iterator[servers.ServerDatabases]:
         yield databases
 
 
-class ScriptedPlugin:
-    """A plugin registering the ``scripted`` provider around one ScriptedChatModel."""
-
-    def __init__(self, model: ScriptedChatModel) -> None:
-        self.model = model
-
-    @hookimpl
-    def register_model_providers(self, register: Callable[[ModelProvider], None]) -> None:
-        def create(request: ModelRequest) -> ScriptedChatModel:
-            return self.model
-
-        register(
-            ModelProvider(
-                name="scripted",
-                description="scripted replies for tests",
-                create=create,
-                is_configured=lambda settings: True,
-                local=True,
-            )
-        )
-
-
 ServicesFactory = Callable[..., Services]
 
 
@@ -93,7 +69,9 @@ def make_services() -> Iterator[ServicesFactory]:
         chat = model or ScriptedChatModel(replies=replies or ["Hello there."])
         settings = settings or load_settings(**overrides)
         plugins = load_plugins(settings, entrypoints=False)
-        plugins.manager.register(ScriptedPlugin(chat), name="scripted")
+        plugins.manager.register(
+            ScriptedPlugin(chat, description="scripted replies for tests"), name="scripted"
+        )
         services = Services.create(settings=settings, plugins=plugins)
         created.append(services)
         return services

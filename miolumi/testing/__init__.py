@@ -7,11 +7,13 @@
 - :func:`free_port`: a local port where nothing listens, for "unreachable" endpoints.
 - :class:`ScriptedChatModel`, :class:`FailingChatModel`: LangChain chat models with
   scripted replies (and scripted failures), for graph tests and benchmarks.
+- :class:`ScriptedPlugin`: a plugin serving one such model as the ``scripted`` provider.
 """
 
 from miolumi.testing._words import split_words
 from miolumi.testing.asgi import running
 from miolumi.testing.models import FailingChatModel, ScriptedChatModel
+from miolumi.testing.plugin import ScriptedPlugin
 from miolumi.testing.server import (
     TOKENS_PER_MESSAGE,
     FakeOpenAIServer,
@@ -25,6 +27,7 @@ __all__ = [
     "FakeOpenAIServer",
     "RecordedRequest",
     "ScriptedChatModel",
+    "ScriptedPlugin",
     "free_port",
     "running",
     "split_words",
