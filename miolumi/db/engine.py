@@ -121,3 +121,20 @@ class LazyEngine:
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+
+
+class DatabaseStore:
+    """Base of the stores that own one database: opened (and migrated) on first use."""
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        self._db = LazyEngine(url=url)
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, created and migrated on first use."""
+        return self._db.get()
+
+    def close(self) -> None:
+        """Release the database connections (the store reopens them when used again)."""
+        self._db.close()

@@ -5,31 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from miolumi.core.guardrails.verdict import GuardVerdict
-from miolumi.db.engine import LazyEngine
+from miolumi.db.engine import DatabaseStore
 from miolumi.db.schema_guard import GuardFlag
 from miolumi.errors import StorageError
 
 
-class FlagStore:
+class FlagStore(DatabaseStore):
     """Writes and reads ``guard_flags``; opens (and migrates) the database on first use."""
-
-    def __init__(self, *, url: str) -> None:
-        self.url = url
-        self._db = LazyEngine(url=url)
-
-    @property
-    def engine(self) -> Engine:
-        """The database engine, created and migrated on first use."""
-        return self._db.get()
-
-    def close(self) -> None:
-        """Release the database connections (the store reopens them when used again)."""
-        self._db.close()
 
     def record(
         self,

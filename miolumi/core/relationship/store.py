@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from miolumi.core.relationship.engine import (
     StageChange,
     Step,
 )
-from miolumi.db.engine import LazyEngine
+from miolumi.db.engine import DatabaseStore
 from miolumi.db.schema_core import User, utcnow
 from miolumi.db.schema_mio import GLOBAL_AGENT, Relationship, StageHistory, UserAge
 from miolumi.errors import AgeConfirmationError, StorageError
@@ -45,21 +45,8 @@ def _ensure_user(session: Session, user_id: str) -> None:
         session.flush()
 
 
-class RelationshipStore:
+class RelationshipStore(DatabaseStore):
     """Reads and writes relationships; opens (and migrates) its database on first use."""
-
-    def __init__(self, *, url: str) -> None:
-        self.url = url
-        self._db = LazyEngine(url=url)
-
-    @property
-    def engine(self) -> Engine:
-        """The database engine, created and migrated on first use."""
-        return self._db.get()
-
-    def close(self) -> None:
-        """Release the database connections (the store reopens them when used again)."""
-        self._db.close()
 
     def _session(self) -> Session:
         return Session(self.engine)
