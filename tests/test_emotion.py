@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,14 @@ from miolumi.core.emotion.classifier import (
     WEIGHTS_DIR,
     Calibration,
     EmbeddingHead,
+    load_head,
 )
 from miolumi.core.emotion.features import (
     WORD_MARK,
     Featurizer,
     char_grams,
     char_keys,
+    cue_features,
     gram_keys,
     normalize,
 )
@@ -271,3 +274,38 @@ def test_an_embedding_head_with_a_hidden_layer_applies_relu() -> None:
     assert head.scores(x) == pytest.approx(expected, rel=1e-4)
     linear = EmbeddingHead(weights=out_w, bias=out_b, mix=1.0, calibration=calibration)
     assert not np.allclose(linear.scores(x[:8]), head.scores(x))
+
+
+def test_the_chinese_head_pools_its_cue_words() -> None:
+    head = load_head("zh")
+    assert head.cues is not None and head.cues.language == "zh"
+    text = normalize("我好害怕，真的很担心明天的手术")
+    counts = cue_features(text, "zh", 1.0)
+    assert counts[LABELS.index("fear")] == pytest.approx(np.log1p(3))  # 害怕, 担心, 怕
+    without = replace(head, cues=None)
+    added = head.scores(text) - without.scores(text)
+    assert added == pytest.approx(counts * head.cues.scale @ head.cues.weights, rel=1e-5)
+    # Fear cues raise fear more than any other label.
+    assert int(np.argmax(added)) == LABELS.index("fear")
+    calm = normalize("今天天气")  # no cue word: nothing added
+    assert head.scores(calm) == pytest.approx(without.scores(calm))
+
+
+def test_weights_without_cue_columns_still_load_and_damaged_ones_name_the_fix(
+    tmp_path: Path,
+) -> None:
+    for path in WEIGHTS_DIR.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    meta_path = tmp_path / "emotion_model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["heads"]["zh"]["cues"]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    assert load_head("zh", tmp_path).cues is None
+    meta["heads"]["zh"]["cues"] = {"language": "zh", "scale": 0.4}
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with np.load(tmp_path / "emotion_zh.npz") as data:
+        arrays = dict(data)
+    arrays["cue_weights"] = arrays["cue_weights"][:3]
+    np.savez(tmp_path / "emotion_zh.npz", **arrays)
+    with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
+        EmotionEngine(weights_dir=tmp_path).analyze("你好")

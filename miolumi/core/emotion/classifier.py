@@ -2,7 +2,9 @@
 
 Each language head also reads, when the caller has it, the sentence embedding that memory
 computes for the message (`EMBEDDING_MODEL`): its logistic scores are added to the n-gram
-scores with a weight chosen by cross-validation, and the mix has its own calibration.
+scores with a weight chosen by cross-validation, and the mix has its own calibration. A
+head may read its language's cue-word counts too (`CueColumns`), as a few more columns of
+the same linear model.
 
 Weights live in ``weights/emotion_<lang>.npz`` (plain arrays, no pickles: the vocabulary
 is its n-grams as UTF-8, one per line, in a byte array) with their metadata in
@@ -22,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from miolumi.core.emotion.affect import LABELS
-from miolumi.core.emotion.features import Featurizer
+from miolumi.core.emotion.features import Featurizer, cue_features
 from miolumi.errors import EmotionModelError
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -82,6 +84,21 @@ class EmbeddingHead:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CueColumns:
+    """The cue-lexicon columns of a head: ``language``'s counts per label, scaled."""
+
+    language: str
+    scale: float
+    weights: Vector
+    """Labels x labels: the weight of each label's cue count for each label's score."""
+
+    def scores(self, text: str) -> Vector:
+        """What the cues of ``text`` (normalised) add to the n-gram scores."""
+        out: Vector = cue_features(text, self.language, self.scale) @ self.weights
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
 class LinearHead:
     """One language's classifier: probabilities over `LABELS` for a normalised text."""
 
@@ -90,11 +107,14 @@ class LinearHead:
     bias: Vector
     calibration: Calibration
     embedding: EmbeddingHead | None = None
+    cues: CueColumns | None = None
 
     def scores(self, text: str) -> Vector:
-        """Raw n-gram scores of ``text`` (already normalised)."""
+        """Raw n-gram (and cue) scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
         out: Vector = self.bias + values @ self.weights[index] if len(index) else self.bias
+        if self.cues is not None:
+            out = out + self.cues.scores(text)
         return out
 
     def probabilities(self, text: str, embedding: Vector | None = None) -> npt.NDArray[np.float64]:
@@ -120,6 +140,7 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
             idf = data["idf"].astype(np.float32)
             grams = data["vocabulary"].tobytes().decode("utf-8").split("\n")
             embedding = _embedding_head(head.get("embedding"), data)
+            cues = _cue_columns(head.get("cues"), data)
         if not len(grams) == len(idf) == len(weights):
             raise ValueError("vocabulary, idf and weights differ in length")
         featurizer = Featurizer.build(grams, idf)
@@ -134,7 +155,18 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
         bias=bias,
         calibration=calibration,
         embedding=embedding,
+        cues=cues,
     )
+
+
+def _cue_columns(meta: dict[str, Any] | None, data: Any) -> CueColumns | None:
+    """The cue columns of a head; ``None`` for weights trained without them."""
+    if meta is None:
+        return None
+    weights = data["cue_weights"].astype(np.float32)
+    if weights.shape != (len(LABELS), len(LABELS)):
+        raise ValueError(f"cue weights of shape {weights.shape}")
+    return CueColumns(language=str(meta["language"]), scale=float(meta["scale"]), weights=weights)
 
 
 def _embedding_head(meta: dict[str, Any] | None, data: Any) -> EmbeddingHead | None:

@@ -6,7 +6,8 @@ becomes a sparse vector over the head's vocabulary (the n-grams seen in at least
 its training texts): word unigrams and bigrams, and character n-grams (1 to 4, which also
 covers Chinese and Japanese, written without spaces), weighted by sublinear term
 frequency times inverse document frequency and L2-normalised. N-grams outside the
-vocabulary are dropped.
+vocabulary are dropped. A head may also read the counts of the cue lexicon's words per
+label (:func:`cue_features`): a few dense columns that pool the rare words of a feeling.
 
 Character n-grams are never built as strings at run time: a rolling 64-bit hash over the
 code points yields every n-gram's key in a few numpy operations, and a binary search
@@ -24,6 +25,9 @@ from itertools import pairwise, repeat
 
 import numpy as np
 import numpy.typing as npt
+
+from miolumi.core.emotion.affect import LABELS
+from miolumi.core.emotion.lexicon import cue_counts
 
 #: Longest text featurized; longer text keeps its head and its tail (the mood is at the ends).
 MAX_CHARS = 1_200
@@ -51,6 +55,12 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = _REPEAT.sub(r"\1\1\1", _CONTROL.sub(" ", text))
     return _SPACE.sub(" ", text).strip()
+
+
+def cue_features(text: str, language: str, scale: float) -> npt.NDArray[np.float32]:
+    """``scale * log(1 + count)`` of ``language``'s cue words per label in a normalised text."""
+    counts = cue_counts(text, language)
+    return np.array([scale * np.log1p(counts.get(label, 0)) for label in LABELS], dtype=np.float32)
 
 
 def word_grams(text: str) -> list[str]:
