@@ -39,6 +39,7 @@ from miolumi.core.emotion.features import (
     gram_keys,
     normalize,
 )
+from miolumi.core.emotion.lexicon import cue_counts
 from miolumi.core.emotion.orb import LOOKS
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.errors import EmbeddingError, EmotionModelError
@@ -309,3 +310,24 @@ def test_weights_without_cue_columns_still_load_and_damaged_ones_name_the_fix(
     np.savez(tmp_path / "emotion_zh.npz", **arrays)
     with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
         EmotionEngine(weights_dir=tmp_path).analyze("你好")
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("今天很开心", {"joy": 1}),
+        ("今天不开心", {}),  # a negator right before the cue
+        ("不开心，但是见到你很开心", {"joy": 1}),  # one affirmed occurrence is enough
+        ("没想到", {"surprise": 1}),  # a cue that starts with a negator is itself
+        ("又加班[允悲]", {"sadness": 1}),  # a Weibo sticker
+        ("好的[心][心]", {"joy": 1}),
+    ],
+)
+def test_chinese_cues_skip_negated_words_and_read_stickers(
+    text: str, counts: dict[str, int]
+) -> None:
+    assert cue_counts(normalize(text), "zh") == counts
+
+
+def test_stickers_are_read_in_chinese_only() -> None:
+    assert cue_counts(normalize("ok [心]"), "en") == {}

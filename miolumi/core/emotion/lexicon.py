@@ -387,15 +387,56 @@ EMOJI: Mapping[Emotion, tuple[str, ...]] = {
     "sadness": ("😢", "😭", "😞", "😔", "🥺", "💔", "😿", ":(", ":-(", "t_t", "qaq"),
     "surprise": ("😮", "😯", "😲", "🤯", "😳", "‼", "!?", "?!"),
 }
+"""Emoji and emoticons, whatever the language."""
+
+#: Stickers that Weibo and WeChat write into text as their names in brackets (the names
+#: that already contain a cue word, like ``[悲伤]``, count through it).
+STICKERS: Mapping[Emotion, tuple[str, ...]] = {
+    "anger": ("[怒]", "[抓狂]", "[哼]", "[怒骂]", "[发怒]"),
+    "disgust": ("[吐]", "[鄙视]"),
+    "fear": ("[惊恐]",),
+    "joy": (
+        "[心]",
+        "[good]",
+        "[嘻嘻]",
+        "[爱你]",
+        "[给你小心心]",
+        "[鼓掌]",
+        "[偷笑]",
+        "[鲜花]",
+        "[强]",
+    ),
+    "sadness": ("[允悲]", "[委屈]", "[衰]", "[蜡烛]", "[流泪]", "[大哭]"),
+    "surprise": ("[吃惊]", "[哆啦a梦吃惊]", "[惊讶]"),
+}
+
+
+#: Words that negate a cue written right before it ("不开心" is not joy).
+NEGATORS: Mapping[str, tuple[str, ...]] = {
+    "zh": ("不", "没", "别", "未"),
+}
+
+
+def _affirmed(text: str, cue: str, negators: tuple[str, ...]) -> bool:
+    """Whether ``cue`` occurs in ``text`` at least once without a negator right before it."""
+    start = text.find(cue)
+    while start >= 0:
+        if not start or not text[:start].endswith(negators):
+            return True
+        start = text.find(cue, start + 1)
+    return False
 
 
 def cue_counts(text: str, language: str) -> dict[Emotion, int]:
     """How many cues of each label occur in normalised ``text`` (no entry: none)."""
     table = CUES.get(language, CUES["en"])
+    negators = NEGATORS.get(language, ())
     found: dict[Emotion, int] = {}
     for label, cues in table.items():
-        hits = sum(1 for cue in cues if cue in text)
+        hits = sum(1 for cue in cues if _affirmed(text, cue, negators))
         hits += sum(1 for cue in EMOJI.get(label, ()) if cue in text)
+        if language == "zh":
+            hits += sum(1 for cue in STICKERS.get(label, ()) if cue in text)
         if hits:
             found[label] = hits
     return found
