@@ -55,6 +55,8 @@ class Example:
     text: str
     labels: frozenset[str]
     source: str
+    fine: frozenset[str] = frozenset()
+    """The source's own finer labels, where it has them (GoEmotions' 27 emotions + neutral)."""
 
     @property
     def label(self) -> str:
@@ -63,18 +65,26 @@ class Example:
         return only
 
 
-def goemotions(root: Path, split: str) -> list[Example]:
-    """GoEmotions ``split`` (``train`` or ``dev``) with Ekman + neutral label sets."""
+def goemotions_groups(root: Path) -> dict[str, str]:
+    """GoEmotions' fine label -> its Ekman class (or neutral), in the data set's order."""
     names = (root / "emotions.txt").read_text(encoding="utf-8").split()
     ekman = json.loads((root / "ekman_mapping.json").read_text(encoding="utf-8"))
     to_ekman = {fine: coarse for coarse, fines in ekman.items() for fine in fines}
     to_ekman["neutral"] = "neutral"
+    return {name: to_ekman[name] for name in names}
+
+
+def goemotions(root: Path, split: str) -> list[Example]:
+    """GoEmotions ``split`` (``train`` or ``dev``) with Ekman + neutral label sets."""
+    to_ekman = goemotions_groups(root)
+    names = list(to_ekman)
     out = []
     with (root / f"{split}.tsv").open(encoding="utf-8") as handle:
         for line in handle:
             text, ids, _ = line.rstrip("\n").split("\t")
-            labels = frozenset(to_ekman[names[int(i)]] for i in ids.split(","))
-            out.append(Example(text, labels, f"goemotions/{split}"))
+            fine = frozenset(names[int(i)] for i in ids.split(","))
+            labels = frozenset(to_ekman[name] for name in fine)
+            out.append(Example(text, labels, f"goemotions/{split}", fine))
     return out
 
 

@@ -28,6 +28,7 @@ from miolumi.core.emotion.classifier import (
     WEIGHTS_DIR,
     Calibration,
     EmbeddingHead,
+    FineColumns,
     load_head,
 )
 from miolumi.core.emotion.features import (
@@ -205,8 +206,22 @@ def _embedding(text: str) -> np.ndarray:
 
 def test_the_engine_reads_the_embedding_memory_computes() -> None:
     assert engine.embedding_model == UseM3Embedding.name()
-    with np.load(WEIGHTS_DIR / "emotion_en.npz") as data:
-        assert data["embedding_weights"].shape == (EMBEDDING_DIMENSIONS, len(LABELS))
+    for lang in ("en", "zh"):
+        head = load_head(lang).embedding
+        assert head is not None
+        reads = head.hidden[0] if head.hidden is not None else head.weights
+        assert reads.shape[0] == EMBEDDING_DIMENSIONS
+        assert head.scores(np.ones(EMBEDDING_DIMENSIONS, np.float32)).shape == (len(LABELS),)
+
+
+def test_the_english_head_also_scores_goemotions_fine_emotions() -> None:
+    head = load_head("en")
+    assert head.fine is not None and head.fine.weights.shape[1] == 28
+    text = normalize("Thank you so much, I really appreciate it!")
+    index, values = head.featurizer.vector(text)
+    without = replace(head, fine=None)
+    added = head.scores(text) - without.scores(text)
+    assert added == pytest.approx(head.fine.scores(index, values), rel=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -331,3 +346,19 @@ def test_chinese_cues_skip_negated_words_and_read_stickers(
 
 def test_stickers_are_read_in_chinese_only() -> None:
     assert cue_counts(normalize("ok [心]"), "en") == {}
+
+
+def test_fine_columns_give_each_label_its_best_fine_score() -> None:
+    rng = np.random.default_rng(1)
+    groups = np.array([0, 1, 2, 3, 3, 3, 4, 5, 6, 6])  # joy and neutral have several
+    weights = rng.normal(size=(5, len(groups))).astype(np.float32)
+    bias = rng.normal(size=len(groups)).astype(np.float32)
+    fine = FineColumns(weights=weights, bias=bias, groups=groups, mix=0.5)
+    index = np.array([1, 3])
+    values = np.array([0.6, 0.8], dtype=np.float32)
+    raw = bias + values @ weights[index]
+    expected = [0.5 * raw[groups == label].max() for label in range(len(LABELS))]
+    assert fine.scores(index, values) == pytest.approx(expected, rel=1e-5)
+    assert fine.scores(np.zeros(0, np.int64), np.zeros(0, np.float32)) == pytest.approx(
+        [0.5 * bias[groups == label].max() for label in range(len(LABELS))], rel=1e-5
+    )

@@ -4,7 +4,8 @@ Each language head also reads, when the caller has it, the sentence embedding th
 computes for the message (`EMBEDDING_MODEL`): its logistic scores are added to the n-gram
 scores with a weight chosen by cross-validation, and the mix has its own calibration. A
 head may read its language's cue-word counts too (`CueColumns`), as a few more columns of
-the same linear model.
+the same linear model, and may score finer emotions than Ekman's (`FineColumns`, where the
+training data has them: GoEmotions' 27), each label then also taking its best fine score.
 
 Weights live in ``weights/emotion_<lang>.npz`` (plain arrays, no pickles: the vocabulary
 is its n-grams as UTF-8, one per line, in a byte array) with their metadata in
@@ -99,6 +100,26 @@ class CueColumns:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FineColumns:
+    """Scores of finer emotions over the same n-grams, folded into their labels by maximum."""
+
+    weights: Vector
+    """Vocabulary x fine emotions."""
+    bias: Vector
+    groups: npt.NDArray[np.int64]
+    """The label (index in `LABELS`) of each fine emotion; every label has one at least."""
+    mix: float
+
+    def scores(self, index: npt.NDArray[np.int64], values: Vector) -> Vector:
+        """``mix`` times each label's best fine score, for a text's sparse vector."""
+        fine = self.bias + values @ self.weights[index] if len(index) else self.bias
+        out = np.full(len(LABELS), -np.inf, dtype=np.float32)
+        np.maximum.at(out, self.groups, fine)
+        result: Vector = self.mix * out
+        return result
+
+
+@dataclass(frozen=True, kw_only=True)
 class LinearHead:
     """One language's classifier: probabilities over `LABELS` for a normalised text."""
 
@@ -108,11 +129,14 @@ class LinearHead:
     calibration: Calibration
     embedding: EmbeddingHead | None = None
     cues: CueColumns | None = None
+    fine: FineColumns | None = None
 
     def scores(self, text: str) -> Vector:
-        """Raw n-gram (and cue) scores of ``text`` (already normalised)."""
+        """Raw n-gram (cue and fine) scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
         out: Vector = self.bias + values @ self.weights[index] if len(index) else self.bias
+        if self.fine is not None:
+            out = out + self.fine.scores(index, values)
         if self.cues is not None:
             out = out + self.cues.scores(text)
         return out
@@ -141,8 +165,11 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
             grams = data["vocabulary"].tobytes().decode("utf-8").split("\n")
             embedding = _embedding_head(head.get("embedding"), data)
             cues = _cue_columns(head.get("cues"), data)
+            fine = _fine_columns(head.get("fine"), data)
         if not len(grams) == len(idf) == len(weights):
             raise ValueError("vocabulary, idf and weights differ in length")
+        if fine is not None and len(fine.weights) != len(weights):
+            raise ValueError("fine weights and vocabulary differ in length")
         featurizer = Featurizer.build(grams, idf)
         calibration = Calibration.read(head)
     except (OSError, KeyError, ValueError) as exc:
@@ -156,7 +183,22 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
         calibration=calibration,
         embedding=embedding,
         cues=cues,
+        fine=fine,
     )
+
+
+def _fine_columns(meta: dict[str, Any] | None, data: Any) -> FineColumns | None:
+    """The fine-emotion columns of a head; ``None`` for weights trained without them."""
+    if meta is None:
+        return None
+    weights = data["fine_weights"].astype(np.float32)
+    bias = data["fine_bias"].astype(np.float32)
+    groups = data["fine_groups"].astype(np.int64)
+    if not weights.shape[1] == len(bias) == len(groups) == len(meta["labels"]):
+        raise ValueError(f"fine weights of shape {weights.shape} for {len(groups)} groups")
+    if set(groups.tolist()) != set(range(len(LABELS))):
+        raise ValueError("fine emotions that leave a label without any")
+    return FineColumns(weights=weights, bias=bias, groups=groups, mix=float(meta["mix"]))
 
 
 def _cue_columns(meta: dict[str, Any] | None, data: Any) -> CueColumns | None:
