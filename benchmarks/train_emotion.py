@@ -1,7 +1,7 @@
 """Train the local emotion classifier and write the weights shipped in the package.
 
 For each language head (``en``: GoEmotions train; ``zh``: the training part of the
-SMP2020 dev sets plus CPED at a lower sample weight, see ``emotion_data.py``):
+SMP2020 dev sets plus CPED at a sample weight chosen by CV, see ``emotion_data.py``):
 
 1. n-grams from :func:`miolumi.core.emotion.features.ngrams` (the same code that runs in
    the package); the vocabulary is every n-gram in at least ``MIN_DF`` training texts;
@@ -18,9 +18,10 @@ SMP2020 dev sets plus CPED at a lower sample weight, see ``emotion_data.py``):
    macro-F1 on the training data only (the evaluation data is never read here);
 4. on the out-of-fold scores of the chosen setting, per-class score offsets that maximise
    macro-F1 (prior calibration) and a softmax temperature (least log-loss);
-5. an embedding head: multinomial logistic regression over the sentence embedding that
+5. an embedding head: logistic regression or a one-hidden-layer MLP (chosen by CV) over
+   the sentence embedding that
    memory computes for every message (``miolumi-use-m3``, 512 dimensions, see
-   ``miolumi/core/memory/embeddings.py``), on the main source only; its ``C`` and the
+   ``miolumi/core/memory/embeddings.py``), on the main source only; its regularisation and the
    weight of its scores next to the n-gram scores are chosen by cross-validated macro-F1
    on the same folds, then offsets and temperature of the mix as in step 4;
 6. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
