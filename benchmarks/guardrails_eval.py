@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from guardrails_data import HEADS, Example, everything, fold_of
-from train_guardrails import FOLDS, fit, grams_of, long_mask
+from train_guardrails import FOLDS, fit, grams_of, long_mask, neighbour_mask
 from train_guardrails import embed as embed_all
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
@@ -192,7 +192,8 @@ def held_out(
         train = np.flatnonzero(folds != f)
         vectors = None if embeddings is None else embeddings[train]
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
-                    min_df=2, embeddings=vectors)  # fmt: skip
+                    min_df=2, embeddings=vectors,
+                    neighbours=neighbour_mask([examples[i] for i in train]))  # fmt: skip
         guard = Guardrails(classifier=model.shifted(*shifts).classifier())
         for i in np.flatnonzero(folds == f):
             plain[i] = guard.check_input(examples[i].text)

@@ -33,6 +33,7 @@ from miolumi.core.guardrails.classifier import (
 )
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
+from miolumi.core.guardrails.neighbours import fit_neighbours
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.core.relationship import AgeStatus
@@ -433,6 +434,18 @@ def test_joint_heads_answer_only_when_given_an_embedding() -> None:
     assert joint["jailbreak"] == plain["jailbreak"]
     with pytest.raises(GuardModelError, match="512"):
         model.scores(text, embedding=np.zeros(384, dtype=np.float32))
+
+
+def test_neighbours_pull_towards_the_nearest_labelled_example() -> None:
+    rng = np.random.default_rng(0)
+    examples = rng.normal(size=(40, EMBEDDING_DIMENSIONS)).astype(np.float32)
+    labels = [frozenset({"harmful_request"}) if i < 20 else frozenset() for i in range(40)]
+    near = fit_neighbours(examples, labels, basis=examples, heads=("harmful_request",),
+                          dimensions=16, weight=5.0)  # fmt: skip
+    close_to_harmful = examples[3] + 0.05 * rng.normal(size=EMBEDDING_DIMENSIONS)
+    close_to_benign = examples[33] + 0.05 * rng.normal(size=EMBEDDING_DIMENSIONS)
+    assert near.logits(close_to_harmful.astype(np.float32))[0] > 1.0
+    assert near.logits(close_to_benign.astype(np.float32))[0] < -1.0
 
 
 def _embedding(text: str) -> np.ndarray:

@@ -10,7 +10,9 @@ Given the message's memory embedding (:data:`EMBEDDING_MODEL`, which memory comp
 every message anyway), the intent heads (harmful requests, sensitive advice, sexual
 content, short crisis messages) are scored by a second set of heads trained jointly on
 the n-gram features and the embedding, with their own calibration: the embedding carries
-what a request is for across wordings, the n-grams what it literally says. Without an
+what a request is for across wordings, the n-grams what it literally says. The first
+three also read how much nearer the message is to a written harmful example than to
+anything else (:mod:`miolumi.core.guardrails.neighbours`). Without an
 embedding, or for the attack heads (whose held-out figures the embedding did not
 improve), the n-gram heads answer alone.
 
@@ -33,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from miolumi.core.guardrails.features import features
+from miolumi.core.guardrails.neighbours import Neighbours
 from miolumi.core.guardrails.normalize import Normalized
 from miolumi.errors import GuardModelError
 
@@ -66,12 +69,18 @@ class EmbeddingHeads:
     embedding_weights: Vector
     """(:data:`EMBEDDING_DIMENSIONS`, heads): the embedding part."""
     bias: Vector
+    neighbours: Neighbours | None = None
+    """Nearest written examples, added to the logits of their categories."""
 
     def logits(self, index: npt.NDArray[np.int64], values: Vector, embedding: Vector) -> Vector:
         """Logits of a tf-idf vector (indices, values) and its text's embedding."""
         out: Vector = self.bias + embedding @ self.embedding_weights
         if len(index):
             out = out + values @ self.weights[index]
+        if self.neighbours is not None:
+            near = self.neighbours.logits(embedding)
+            for i, head in enumerate(self.neighbours.heads):
+                out[self.heads.index(head)] += near[i]
         return out
 
 
@@ -200,8 +209,31 @@ def _embedding_heads(
     if embedding_weights.shape != (EMBEDDING_DIMENSIONS, len(heads)) or bias.shape != (len(heads),):
         raise ValueError(f"joint heads of shapes {embedding_weights.shape}, {bias.shape}")
     return EmbeddingHeads(
-        heads=heads, weights=weights, embedding_weights=embedding_weights, bias=bias
+        heads=heads,
+        weights=weights,
+        embedding_weights=embedding_weights,
+        bias=bias,
+        neighbours=_neighbours(meta.get("neighbours"), data),
     )
+
+
+def _neighbours(meta: object, data: Mapping[str, npt.NDArray[np.generic]]) -> Neighbours | None:
+    """The nearest-example part of the joint heads, if stored."""
+    if not isinstance(meta, dict):
+        return None
+    heads = tuple(str(h) for h in meta["heads"])
+    components = data["neighbour_components"].astype(np.float32)
+    vectors = data["neighbour_vectors"].astype(np.float32)
+    masks = data["neighbour_masks"].astype(np.uint8)
+    mean = data["neighbour_mean"].astype(np.float32)
+    if (
+        components.shape[0] != EMBEDDING_DIMENSIONS
+        or vectors.shape != (len(masks), components.shape[1])
+        or mean.shape != (EMBEDDING_DIMENSIONS,)
+    ):
+        raise ValueError(f"neighbour arrays of shapes {components.shape}, {vectors.shape}")
+    return Neighbours(heads=heads, mean=mean, components=components, vectors=vectors,
+                      masks=masks, weight=float(meta["weight"]))  # fmt: skip
 
 
 @cache
