@@ -10,13 +10,18 @@ per message. BIPIA is also split: its plain-task families ("Recommend a good boo
 are attacks only when injected into a document, and are ordinary chat when a user types
 them, so flagging them in chat would be over-refusal.
 
+Columns ending in ``+emb`` pass each message's memory embedding (``miolumi-use-m3``) to
+``check_input(..., embedding=...)``, as a caller that embeds the message for memory can;
+the others score without it. Latency is reported both ways (the embedding given), and
+the cost of computing the embedding itself apart.
+
 The shipped classifier was trained on these dev sets, so its figures are in-sample. The
-``held-out`` column is honest: each example is scored by a classifier trained on the
+``held-out`` columns are honest: each example is scored by a classifier trained on the
 other four of five folds (rules and policy unchanged), which is what generalisation to
 the held-aside parts of these sources should look like.
 
-``python benchmarks/guardrails_eval.py --data ../shared/data`` (``--no-cv`` skips the
-held-out column, about a minute).
+``python benchmarks/guardrails_eval.py --data ../shared/data`` (about three minutes;
+``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from pathlib import Path
 
 import numpy as np
 from guardrails_data import HEADS, Example, everything, fold_of
-from train_guardrails import FOLDS, Trained, fit, grams_of, long_mask
+from train_guardrails import FOLDS, fit, grams_of, long_mask, neighbour_mask
+from train_guardrails import embed as embed_all
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 KEYWORDS = {
     "attack": (
@@ -156,60 +163,119 @@ def run(
     return results, times
 
 
-def held_out(examples: Sequence[Example], shift: np.ndarray) -> list[GuardVerdict]:
-    """Each example scored by guardrails whose classifier never saw its fold."""
+def run_embedded(
+    guard: Guardrails, examples: Sequence[Example], embeddings: np.ndarray
+) -> tuple[list[GuardVerdict | set[str]], list[float]]:
+    """``check_input`` with each message's embedding given (computed beforehand)."""
+    results: list[GuardVerdict | set[str]] = []
+    times = []
+    for e, vector in zip(examples, embeddings, strict=True):
+        start = time.perf_counter()
+        results.append(guard.check_input(e.text, embedding=vector))
+        times.append((time.perf_counter() - start) * 1000)
+    return results, times
+
+
+def held_out(
+    examples: Sequence[Example],
+    shifts: tuple[np.ndarray, np.ndarray],
+    embeddings: np.ndarray | None,
+) -> tuple[list[GuardVerdict], list[GuardVerdict]]:
+    """Each example scored by guardrails whose classifier never saw its fold: without its
+    embedding, and with it (an empty list without ``embeddings``)."""
     grams = grams_of([e.text for e in examples])
     long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
-    results: list[GuardVerdict | None] = [None] * len(examples)
+    plain: dict[int, GuardVerdict] = {}
+    joint: dict[int, GuardVerdict] = {}
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
+        vectors = None if embeddings is None else embeddings[train]
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
-                    min_df=2)  # fmt: skip
-        model = Trained(vocab=model.vocab, idf=model.idf, weights=model.weights,
-                        bias=model.bias - shift)  # fmt: skip
-        guard = Guardrails(classifier=model.classifier())
+                    min_df=2, embeddings=vectors,
+                    neighbours=neighbour_mask([examples[i] for i in train]))  # fmt: skip
+        guard = Guardrails(classifier=model.shifted(*shifts).classifier())
         for i in np.flatnonzero(folds == f):
-            results[i] = guard.check_input(examples[i].text)
-    return [r for r in results if r is not None]
+            plain[i] = guard.check_input(examples[i].text)
+            if embeddings is not None:
+                joint[i] = guard.check_input(examples[i].text, embedding=embeddings[i])
+    return [plain[i] for i in range(len(examples))], [joint[i] for i in sorted(joint)]
+
+
+def shipped_shifts() -> tuple[np.ndarray, np.ndarray]:
+    """The bias shifts the shipped classifier was calibrated with (n-gram, joint heads)."""
+    classifier = shipped_classifier()
+    info = classifier.info
+    shifts = info.get("bias_shift", {})
+    shift = np.array([float(shifts.get(h, 0.0)) for h in HEADS], dtype=np.float32)  # type: ignore[union-attr]
+    joint_info = info.get("embedding", {})
+    joint_shifts = joint_info.get("bias_shift", {})  # type: ignore[union-attr]
+    heads = classifier.embedding.heads if classifier.embedding is not None else ()
+    joint = np.array([float(joint_shifts.get(h, 0.0)) for h in heads], dtype=np.float32)
+    return shift, joint
+
+
+def embedding_latency(examples: Sequence[Example], count: int = 300) -> list[float]:
+    """Milliseconds to embed one chat message (what memory pays per message anyway)."""
+    function = UseM3Embedding()
+    chat = [e.text for e in examples if e.source != "cssrs"][::7][:count]
+    embed_documents(function, ["warm up"])
+    times = []
+    for text in chat:
+        start = time.perf_counter()
+        embed_documents(function, [text])
+        times.append((time.perf_counter() - start) * 1000)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--no-cv", action="store_true", help="skip the held-out column")
+    parser.add_argument("--no-cv", action="store_true", help="skip the held-out columns")
+    parser.add_argument(
+        "--no-embedding", action="store_true", help="skip the columns with the embedding"
+    )
     args = parser.parse_args()
     if not (args.data / "jailbreak").is_dir():
         parser.error(f"no shared data under {args.data}: pass --data PATH/TO/shared/data")
     examples = everything(args.data)
+    embeddings = None if args.no_embedding else embed_all([e.text for e in examples])
     guard = Guardrails()
     guard.check_input("warm up")
     base_results, base_times = run(keyword_baseline, examples)
     ours, times = run(guard.check_input, examples)
     columns = {"keywords": figures(examples, base_results), "shipped": figures(examples, ours)}
+    timings = {"keywords": base_times, "guardrails": times}
+    if embeddings is not None:
+        joint, timings["guardrails+emb"] = run_embedded(guard, examples, embeddings)
+        columns["shipped+emb"] = figures(examples, joint)
     if not args.no_cv:
-        info = shipped_classifier().info
-        shifts = info.get("bias_shift", {})
-        shift = np.array([float(shifts.get(h, 0.0)) for h in HEADS], dtype=np.float32)  # type: ignore[union-attr]
-        columns["held-out"] = figures(examples, held_out(examples, shift))
+        plain, joint_cv = held_out(examples, shipped_shifts(), embeddings)
+        columns["held-out"] = figures(examples, plain)
+        if joint_cv:
+            columns["held-out+emb"] = figures(examples, joint_cv)
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
-    print(f"{'figure':44}" + "".join(f"{n:>11}" for n in names))
+    print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
     for key in columns["shipped"]:
-        print(f"{key:44}" + "".join(f"{columns[n][key]:>11.3f}" for n in names))
-    report_latency(examples, base_times, times)
+        print(f"{key:44}" + "".join(f"{columns[n][key]:>13.3f}" for n in names))
+    report_latency(examples, timings)
+    if embeddings is not None:
+        cost = embedding_latency(examples)
+        cuts = statistics.quantiles(cost, n=100)
+        print(f"  embedding one message (paid by memory) p50 {statistics.median(cost):.3f}  "
+              f"p95 {cuts[94]:.3f}")  # fmt: skip
 
 
-def report_latency(
-    examples: Sequence[Example], base: Sequence[float], ours: Sequence[float]
-) -> None:
-    """p50/p95 per chat message for both detectors, and for the long C-SSRS posts."""
+def report_latency(examples: Sequence[Example], timings: dict[str, list[float]]) -> None:
+    """p50/p95 per chat message for every detector, and for the long C-SSRS posts."""
     chat = [e.source != "cssrs" for e in examples]
     print(f"\nlatency per message, ms ({sum(chat)} chat messages; C-SSRS posts apart)")
-    for label, values in (("keywords", base), ("guardrails", ours)):
+    for label, values in timings.items():
         kept = [t for t, c in zip(values, chat, strict=True) if c]
         cuts = statistics.quantiles(kept, n=100)
-        print(f"  {label:12} p50 {statistics.median(kept):.3f}  p95 {cuts[94]:.3f}")
+        print(f"  {label:15} p50 {statistics.median(kept):.3f}  p95 {cuts[94]:.3f}")
+    ours = timings["guardrails"]
     posts = [t for t, c in zip(ours, chat, strict=True) if not c]
     size = statistics.median(len(e.text) for e, c in zip(examples, chat, strict=True) if not c)
     cuts = statistics.quantiles(posts, n=100)

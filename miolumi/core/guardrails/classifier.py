@@ -6,10 +6,20 @@ text, because a long post about a hard life reads very differently from a short 
 that says the same. :meth:`GuardClassifier.scores` reports the one that fits the text's
 length as ``self_harm``.
 
+Given the message's memory embedding (:data:`EMBEDDING_MODEL`, which memory computes for
+every message anyway), the intent heads (harmful requests, sensitive advice, sexual
+content, short crisis messages) are scored by a second set of heads trained jointly on
+the n-gram features and the embedding, with their own calibration: the embedding carries
+what a request is for across wordings, the n-grams what it literally says. The first
+three also read how much nearer the message is to a written harmful example than to
+anything else (:mod:`miolumi.core.guardrails.neighbours`). Without an
+embedding, or for the attack heads (whose held-out figures the embedding did not
+improve), the n-gram heads answer alone.
+
 Weights are plain arrays (``weights/guard_model.npz``: float16 weights and idf) and the
 vocabulary is JSON (``weights/guard_vocab.json``), both written by
 ``benchmarks/train_guardrails.py``; nothing is unpickled. Scoring a message is a
-dictionary lookup per feature and one small matrix product.
+dictionary lookup per feature and one small matrix product (two with an embedding).
 """
 
 from __future__ import annotations
@@ -25,10 +35,14 @@ import numpy as np
 import numpy.typing as npt
 
 from miolumi.core.guardrails.features import features
+from miolumi.core.guardrails.neighbours import Neighbours
 from miolumi.core.guardrails.normalize import Normalized
 from miolumi.errors import GuardModelError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: The memory embedding the joint heads read (``miolumi.core.memory.embeddings.UseM3Embedding``).
+EMBEDDING_MODEL = "miolumi-use-m3"
+EMBEDDING_DIMENSIONS = 512
 MODEL_FILE = "guard_model.npz"
 VOCAB_FILE = "guard_vocab.json"
 #: Normalised texts this long or longer are scored by the ``self_harm_long`` head.
@@ -39,6 +53,47 @@ LONG_HEAD = "self_harm_long"
 def is_long(normalized: Normalized) -> bool:
     """Whether a text is scored by the long-text crisis head."""
     return len(normalized.text) >= LONG_TEXT
+
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingHeads:
+    """Heads trained on n-gram features and the memory embedding together."""
+
+    heads: tuple[str, ...]
+    """The categories these heads score (a subset of the classifier's heads)."""
+    weights: Vector
+    """(vocabulary size, heads): the n-gram part."""
+    embedding_weights: Vector
+    """(:data:`EMBEDDING_DIMENSIONS`, heads): the embedding part."""
+    bias: Vector
+    neighbours: Neighbours | None = None
+    """Nearest written examples, added to the logits of their categories."""
+
+    def logits(self, index: npt.NDArray[np.int64], values: Vector, embedding: Vector) -> Vector:
+        """Logits of a tf-idf vector (indices, values) and its text's embedding."""
+        out: Vector = self.bias + embedding @ self.embedding_weights
+        if len(index):
+            out = out + values @ self.weights[index]
+        if self.neighbours is not None:
+            near = self.neighbours.logits(embedding)
+            for i, head in enumerate(self.neighbours.heads):
+                out[self.heads.index(head)] += near[i]
+        return out
+
+
+def as_embedding(embedding: npt.ArrayLike) -> Vector:
+    """A memory embedding as a float32 vector; raises if it has the wrong size."""
+    vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if vector.shape != (EMBEDDING_DIMENSIONS,):
+        raise GuardModelError(
+            f"The guard classifier reads {EMBEDDING_MODEL} embeddings of "
+            f"{EMBEDDING_DIMENSIONS} dimensions, got {vector.shape[0]}: pass the vector "
+            "memory computed with that model, or no embedding."
+        )
+    return vector
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +108,8 @@ class GuardClassifier:
     bias: npt.NDArray[np.float32]
     info: Mapping[str, object]
     """What the training script recorded: data, folds, settings."""
+    embedding: EmbeddingHeads | None = None
+    """The joint n-gram and embedding heads, if the weights have them."""
 
     @classmethod
     def load(cls, directory: Path = WEIGHTS_DIR) -> GuardClassifier:
@@ -64,6 +121,7 @@ class GuardClassifier:
                 weights = data["weights"].astype(np.float32)
                 idf = data["idf"].astype(np.float32)
                 bias = data["bias"].astype(np.float32)
+                joint = _embedding_heads(meta.get("embedding"), data)
         except (OSError, ValueError, KeyError) as exc:
             raise GuardModelError(
                 f"Cannot load the guard classifier from {directory}: {exc}. Reinstall "
@@ -71,7 +129,11 @@ class GuardClassifier:
             ) from exc
         vocab = {term: i for i, term in enumerate(meta["vocab"])}
         heads = tuple(meta["heads"])
-        if weights.shape != (len(vocab), len(heads)) or idf.shape != (len(vocab),):
+        if (
+            weights.shape != (len(vocab), len(heads))
+            or idf.shape != (len(vocab),)
+            or (joint is not None and joint.weights.shape != (len(vocab), len(joint.heads)))
+        ):
             raise GuardModelError(
                 f"The guard classifier in {directory} is inconsistent (weights "
                 f"{weights.shape}, vocabulary {len(vocab)}, heads {len(heads)}): rebuild it "
@@ -84,6 +146,7 @@ class GuardClassifier:
             weights=weights,
             bias=bias,
             info=meta.get("info", {}),
+            embedding=joint,
         )
 
     def vector(
@@ -106,16 +169,71 @@ class GuardClassifier:
         norm = float(np.sqrt(np.dot(values, values)))
         return rows, (values / np.float32(norm) if norm else values)
 
-    def scores(self, normalized: Normalized) -> dict[str, float]:
-        """Probability per category for a normalised text (the crisis head by length)."""
+    def scores(
+        self, normalized: Normalized, *, embedding: npt.ArrayLike | None = None
+    ) -> dict[str, float]:
+        """Probability per category for a normalised text (the crisis head by length).
+
+        ``embedding``: the text's :data:`EMBEDDING_MODEL` vector, if the caller has it;
+        the joint heads then score their categories.
+        """
         index, values = self.vector(normalized)
         logits = self.bias + (values @ self.weights[index] if len(index) else 0.0)
-        probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
-        found = {head: float(p) for head, p in zip(self.heads, probs, strict=True)}
+        found = {head: float(z) for head, z in zip(self.heads, logits, strict=True)}
+        if embedding is not None and self.embedding is not None:
+            joint = self.embedding.logits(index, values, as_embedding(embedding))
+            found.update(zip(self.embedding.heads, (float(z) for z in joint), strict=True))
+        found = {head: _sigmoid(z) for head, z in found.items()}
         long_score = found.pop(LONG_HEAD, None)
         if long_score is not None and is_long(normalized):
             found["self_harm"] = long_score
         return found
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-min(30.0, max(-30.0, z))))
+
+
+def _embedding_heads(
+    meta: Mapping[str, object] | None, data: Mapping[str, npt.NDArray[np.generic]]
+) -> EmbeddingHeads | None:
+    """The joint heads stored next to the n-gram heads; ``None`` for weights without them."""
+    if meta is None:
+        return None
+    if meta.get("model") != EMBEDDING_MODEL or meta.get("dimensions") != EMBEDDING_DIMENSIONS:
+        raise ValueError(f"joint heads read {meta.get('model')}, expected {EMBEDDING_MODEL}")
+    heads = tuple(str(h) for h in meta["heads"])  # type: ignore[attr-defined]
+    weights = data["joint_weights"].astype(np.float32)
+    embedding_weights = data["embedding_weights"].astype(np.float32)
+    bias = data["joint_bias"].astype(np.float32)
+    if embedding_weights.shape != (EMBEDDING_DIMENSIONS, len(heads)) or bias.shape != (len(heads),):
+        raise ValueError(f"joint heads of shapes {embedding_weights.shape}, {bias.shape}")
+    return EmbeddingHeads(
+        heads=heads,
+        weights=weights,
+        embedding_weights=embedding_weights,
+        bias=bias,
+        neighbours=_neighbours(meta.get("neighbours"), data),
+    )
+
+
+def _neighbours(meta: object, data: Mapping[str, npt.NDArray[np.generic]]) -> Neighbours | None:
+    """The nearest-example part of the joint heads, if stored."""
+    if not isinstance(meta, dict):
+        return None
+    heads = tuple(str(h) for h in meta["heads"])
+    components = data["neighbour_components"].astype(np.float32)
+    vectors = data["neighbour_vectors"].astype(np.float32)
+    masks = data["neighbour_masks"].astype(np.uint8)
+    mean = data["neighbour_mean"].astype(np.float32)
+    if (
+        components.shape[0] != EMBEDDING_DIMENSIONS
+        or vectors.shape != (len(masks), components.shape[1])
+        or mean.shape != (EMBEDDING_DIMENSIONS,)
+    ):
+        raise ValueError(f"neighbour arrays of shapes {components.shape}, {vectors.shape}")
+    return Neighbours(heads=heads, mean=mean, components=components, vectors=vectors,
+                      masks=masks, weight=float(meta["weight"]))  # fmt: skip
 
 
 @cache

@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy.typing as npt
+
 from miolumi.core.emotion.language import detect_language
-from miolumi.core.guardrails.classifier import GuardClassifier, shipped_classifier
+from miolumi.core.guardrails.classifier import (
+    EMBEDDING_MODEL,
+    GuardClassifier,
+    shipped_classifier,
+)
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize
@@ -130,6 +136,9 @@ def _leak_score(sentence: str, context: OutputContext) -> float:
 class Guardrails:
     """Checks messages in and replies out; see the module docs."""
 
+    embedding_model: str = EMBEDDING_MODEL
+    """The embedding function whose vectors ``check_input(..., embedding=...)`` accepts."""
+
     def __init__(
         self,
         *,
@@ -162,9 +171,11 @@ class Guardrails:
             return AgeStatus.UNKNOWN
         return self.ages(user_id)
 
-    def scores(self, normalized: Normalized) -> dict[str, float]:
+    def scores(
+        self, normalized: Normalized, *, embedding: npt.ArrayLike | None = None
+    ) -> dict[str, float]:
         """Category scores of a normalised message: classifier and rules, the stronger wins."""
-        heads = self.classifier.scores(normalized)
+        heads = self.classifier.scores(normalized, embedding=embedding)
         scores: dict[str, float] = {c: heads.get(c, 0.0) for c in INPUT_CATEGORIES}
         for category, (score, _) in match_rules(normalized.full, INPUT_RULES).items():
             scores[category] = max(scores.get(category, 0.0), score)
@@ -180,14 +191,20 @@ class Guardrails:
         agent_id: str | None = None,
         history: Sequence[str] = (),
         product: str | None = None,
+        embedding: npt.ArrayLike | None = None,
     ) -> GuardVerdict:
-        """Check a user's message (``history``: their earlier messages, oldest first)."""
+        """Check a user's message (``history``: their earlier messages, oldest first).
+
+        ``embedding``: the message's memory embedding (``embedding_model``), if the caller
+        has computed it; it makes harmful requests and crisis messages easier to tell
+        from benign ones that share their words.
+        """
         policy = self.policy(product=product, agent_id=agent_id)
         language = detect_language(text[:_LANGUAGE_CHARS])
         if not policy.enabled:
             return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
         normalized = normalize(text)
-        scores = self.scores(normalized)
+        scores = self.scores(normalized, embedding=embedding)
         if history:
             recent = normalize(" \n".join([*history[-HISTORY_WINDOW:], text]))
             joined = self.scores(recent)["self_harm"]
@@ -203,6 +220,7 @@ class Guardrails:
         agent_id: str | None = None,
         history: Sequence[str] = (),
         product: str | None = None,
+        embedding: npt.ArrayLike | None = None,
     ) -> GuardVerdict:
         """:meth:`check_input` (off the event loop), then the judge on a borderline score."""
         verdict = await asyncio.to_thread(
@@ -213,6 +231,7 @@ class Guardrails:
                 agent_id=agent_id,
                 history=history,
                 product=product,
+                embedding=embedding,
             )
         )
         judge = self.judge
