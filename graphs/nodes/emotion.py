@@ -10,11 +10,8 @@ millisecond, so the turn is not slowed.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from langgraph.runtime import Runtime
 
 from miolumi.core.emotion import (
@@ -26,12 +23,11 @@ from miolumi.core.emotion import (
     companion_response,
     orb_for,
 )
-from miolumi.errors import MiolumiError
 from miolumi.events import EmotionEvent, OrbEvent, Phase
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.embedding import message_embedding
 from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
-from miolumi.services import Services
 
 #: Characters of new reply text before a clause end triggers a re-reading.
 MIN_NEW_CHARS = 16
@@ -70,23 +66,6 @@ def _state(data: dict[str, Any] | None) -> EmotionState | None:
     return EmotionState.from_dict(data) if data else None
 
 
-async def message_embedding(services: Services, text: str) -> npt.NDArray[np.float32] | None:
-    """The memory embedding of the user's message, when the emotion engine reads that model.
-
-    Memory caches it (`MemoryManager.query_embedding`), so recall reuses it. None when
-    memory embeds with another model, or cannot embed now: the engine then reads the text
-    alone (also for text memory does not search by, e.g. empty or over 8,000 characters),
-    and ``retrieve_memories`` reports a failure to embed if it persists.
-    """
-    memory = services.memory
-    if memory.embedding_model != services.emotion.embedding_model:
-        return None
-    try:
-        return await asyncio.to_thread(memory.query_embedding, text)
-    except MiolumiError:
-        return None
-
-
 async def emotion(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Read the user's message, answer it with a companion mood, emit both and the orb."""
     services = runtime.context.resources()
@@ -102,7 +81,7 @@ async def emotion(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[st
             history=history,
         )
     else:
-        vector = await message_embedding(services, state.user_input)
+        vector = await message_embedding(services, state.user_input, model=engine.embedding_model)
         user = engine.analyze(state.user_input, history=history, embedding=vector)
     mood = companion_response(user, previous=_state(state.companion_emotion))
     write = stream_writer(runtime)

@@ -1,6 +1,7 @@
 """Guardrails in the turn: ``guard_input`` (right after ``receive``) and the reply gate.
 
-``guard_input`` checks the user's message. Allowed and flagged messages go on (a flag
+``guard_input`` checks the user's message, with its memory embedding (computed here once
+per turn, see ``embedding.py``). Allowed and flagged messages go on (a flag
 can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
 stay oneself for a manipulation attempt, care for individual advice); a blocked message
 is answered with the policy's refusal in the companion's voice, and the turn goes
@@ -35,6 +36,7 @@ from miolumi.core.guardrails import (
 from miolumi.core.relationship import AgeStatus
 from miolumi.events import GuardEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.embedding import message_embedding
 from miolumi.graphs.pace import Writer, stream_writer
 from miolumi.graphs.state import TurnState
 from miolumi.mio.registry import DEFAULT_PERSONA
@@ -95,14 +97,17 @@ def make_guard_input(product: str | None) -> Node:
     async def guard_input(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Check the user's message; see the module docs."""
         context = runtime.context
-        guard = context.resources().guardrails
+        services = context.resources()
+        guard = services.guardrails
         history = [m.text for m in state.messages if isinstance(m, HumanMessage)]
+        vector = await message_embedding(services, state.user_input, model=guard.embedding_model)
         verdict = await guard.acheck_input(
             state.user_input,
             user_id=context.user_id,
             agent_id=context.agent_id,
             history=history,
             product=product,
+            embedding=vector,
         )
         record = {**verdict.to_dict(), "product": product}
         update: dict[str, Any] = {"guard": record, "guard_note": None}
