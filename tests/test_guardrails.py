@@ -509,3 +509,14 @@ def test_fast_patterns_match_exactly_as_written(source: str) -> None:
     for text in texts:
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
         assert anywhere.found(text) == (plain.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I feel a bit lost lately.", "I feel so alone tonight.", "今夜はなんだか寂しい。"],
+)
+def test_sad_but_safe_messages_get_no_crisis_flag_with_the_embedding(
+    guard: Guardrails, text: str
+) -> None:
+    verdict = guard.check_input(text, embedding=_embedding(text))
+    assert "self_harm" not in verdict.categories, verdict.reason

@@ -196,8 +196,8 @@ class Guardrails:
         """Check a user's message (``history``: their earlier messages, oldest first).
 
         ``embedding``: the message's memory embedding (``embedding_model``), if the caller
-        has computed it; it makes harmful requests and crisis messages easier to tell
-        from benign ones that share their words.
+        has computed it; it makes harmful requests, sensitive advice and sexual content
+        easier to tell from benign messages that share their words.
         """
         policy = self.policy(product=product, agent_id=agent_id)
         language = detect_language(text[:_LANGUAGE_CHARS])
