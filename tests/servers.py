@@ -9,6 +9,7 @@ for it and dropped after it.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,25 @@ def _chroma_admin(url: str) -> object:
     )
 
 
+def _drop_database(admin: str, name: str, *, attempts: int = 20) -> None:
+    """Drop a test database, waiting out an autovacuum worker that is still in it.
+
+    ``WITH (FORCE)`` ends the test's own connections, but not a worker of the server's
+    superuser, which the test role may not signal: that attempt fails and is retried.
+    """
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
+
+
 @contextmanager
 def fresh_databases() -> Iterator[ServerDatabases]:
     """Create an empty PostgreSQL database (and name a Chroma one); drop both afterwards."""
@@ -85,8 +105,7 @@ def fresh_databases() -> Iterator[ServerDatabases]:
             chroma_database=name,
         )
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
         chroma = _chroma_admin(CHROMA_URL)
         try:
             chroma.delete_database(name)  # type: ignore[attr-defined]
