@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -307,3 +308,21 @@ def test_bad_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MIOLUMI_CHROMA_URL", "not a url")
     with pytest.raises(ConfigError, match="MIOLUMI_CHROMA_URL"):
         MemoryManager(settings=load_settings()).add("ada", "x")
+
+
+def test_a_read_while_a_write_lands_does_not_hide_the_write(
+    memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory.add("ada", "I live in Paris.")
+    real = memory._collection
+
+    def reader_first(name: str, *, create: bool) -> Any:
+        if create:  # the write has reserved its revision; a reader caches the scope now
+            assert len(memory.memories("ada")) == 1
+        return real(name, create=create)
+
+    monkeypatch.setattr(memory, "_collection", reader_first)
+    memory.add("ada", "I have two cats.")
+    monkeypatch.undo()
+    texts = sorted(m.text for m in memory.memories("ada"))
+    assert texts == ["I have two cats.", "I live in Paris."]

@@ -25,7 +25,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction, Where
 from chromadb.errors import NotFoundError
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from miolumi.config import Settings
@@ -245,6 +245,23 @@ class MemoryManager:
             row.updated_at = now
             return row.collection, first
 
+    def _bump(self, user_id: str, agent_id: str | None) -> None:
+        """Advance the scope's revision once its collection has changed.
+
+        `_reserve` bumps it before the write too, but a reader may read that revision and
+        the collection before the write lands; without this second bump its cached index
+        would pass for current until the next write.
+        """
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(MemoryScope)
+                .where(
+                    MemoryScope.user_id == user_id,
+                    MemoryScope.agent_id == (agent_id or GLOBAL_SCOPE),
+                )
+                .values(revision=MemoryScope.revision + 1)
+            )
+
     def _collection(self, name: str, *, create: bool) -> Collection | None:
         with self._lock:
             cached = self._collections.get(name)
@@ -392,16 +409,19 @@ class MemoryManager:
         collection = self._collection(name, create=True)
         assert collection is not None
         stored: list[str] = []
-        for start in range(0, len(ids), WRITE_BATCH):
-            end = start + WRITE_BATCH
-            with self._guard("write", stored):
-                collection.upsert(
-                    ids=ids[start:end],
-                    embeddings=vectors[start:end],
-                    documents=documents[start:end],
-                    metadatas=cast(Any, metadatas[start:end]),
-                )
-            stored.extend(ids[start:end])
+        try:
+            for start in range(0, len(ids), WRITE_BATCH):
+                end = start + WRITE_BATCH
+                with self._guard("write", stored):
+                    collection.upsert(
+                        ids=ids[start:end],
+                        embeddings=vectors[start:end],
+                        documents=documents[start:end],
+                        metadatas=cast(Any, metadatas[start:end]),
+                    )
+                stored.extend(ids[start:end])
+        finally:
+            self._bump(user_id, agent_id)
         return ids
 
     def update(
@@ -443,13 +463,16 @@ class MemoryManager:
         name, _ = self._reserve(user_id, agent_id, 0)
         collection = self._collection(name, create=False)
         assert collection is not None
-        with self._guard("update"):
-            collection.update(
-                ids=[memory_id],
-                embeddings=vector,
-                documents=[new_text],
-                metadatas=cast(Any, [stored]),
-            )
+        try:
+            with self._guard("update"):
+                collection.update(
+                    ids=[memory_id],
+                    embeddings=vector,
+                    documents=[new_text],
+                    metadatas=cast(Any, [stored]),
+                )
+        finally:
+            self._bump(user_id, agent_id)
         return self.get(user_id, memory_id, agent_id=agent_id)
 
     def delete(self, user_id: str, memory_id: str, *, agent_id: str | None = None) -> None:
@@ -458,8 +481,11 @@ class MemoryManager:
         name, _ = self._reserve(user_id, agent_id, 0)
         collection = self._collection(name, create=False)
         assert collection is not None
-        with self._guard("delete"):
-            collection.delete(ids=[memory_id])
+        try:
+            with self._guard("delete"):
+                collection.delete(ids=[memory_id])
+        finally:
+            self._bump(user_id, agent_id)
 
     def delete_user(self, user_id: str) -> int:
         """Forget everything of ``user_id``, every persona's scope included; returns how many.
