@@ -222,7 +222,10 @@ class MemoryManager:
             return (row.collection, row.revision) if row else None
 
     def _reserve(self, user_id: str, agent_id: str | None, count: int) -> tuple[str, int]:
-        """Register the scope if new, bump its revision and reserve ``count`` sequence numbers."""
+        """Register the scope if new and reserve ``count`` sequence numbers.
+
+        The revision moves only once the write has landed (:meth:`_bump`).
+        """
         now = utcnow()
         with Session(self.engine) as session, session.begin():
             row = session.get(
@@ -241,16 +244,15 @@ class MemoryManager:
                 session.add(row)
             first = row.next_seq
             row.next_seq = first + count
-            row.revision = row.revision + 1
             row.updated_at = now
             return row.collection, first
 
     def _bump(self, user_id: str, agent_id: str | None) -> None:
-        """Advance the scope's revision once its collection has changed.
+        """Advance the scope's revision once its collection has changed (or failed to).
 
-        `_reserve` bumps it before the write too, but a reader may read that revision and
-        the collection before the write lands; without this second bump its cached index
-        would pass for current until the next write.
+        Only after the write: a reader that read the revision and the collection while
+        the write was landing then sees its cached index go stale, instead of keeping an
+        index that passes for current until the next write.
         """
         with Session(self.engine) as session, session.begin():
             session.execute(
@@ -259,7 +261,7 @@ class MemoryManager:
                     MemoryScope.user_id == user_id,
                     MemoryScope.agent_id == (agent_id or GLOBAL_SCOPE),
                 )
-                .values(revision=MemoryScope.revision + 1)
+                .values(revision=MemoryScope.revision + 1, updated_at=utcnow())
             )
 
     def _collection(self, name: str, *, create: bool) -> Collection | None:
@@ -460,7 +462,7 @@ class MemoryManager:
         vector = embed_documents(
             self.embedder, [match_text(new_text, context=new_context, day=day_of(moment))]
         )
-        name, _ = self._reserve(user_id, agent_id, 0)
+        name = collection_name(user_id, agent_id)
         collection = self._collection(name, create=False)
         assert collection is not None
         try:
@@ -478,7 +480,7 @@ class MemoryManager:
     def delete(self, user_id: str, memory_id: str, *, agent_id: str | None = None) -> None:
         """Forget one memory; an unknown id raises `MemoryNotFoundError`."""
         self.get(user_id, memory_id, agent_id=agent_id)
-        name, _ = self._reserve(user_id, agent_id, 0)
+        name = collection_name(user_id, agent_id)
         collection = self._collection(name, create=False)
         assert collection is not None
         try:
