@@ -188,9 +188,13 @@ def test_featurizer_finds_exactly_the_vocabulary_n_grams() -> None:
     assert featurizer.columns("nothing known").tolist() == []
 
 
+def copy_weights(directory: Path) -> None:
+    """The shipped weights, copied to ``directory`` for a test to alter."""
+    shutil.copytree(WEIGHTS_DIR, directory, dirs_exist_ok=True)
+
+
 def test_damaged_weights_name_the_fix(tmp_path: Path) -> None:
-    for path in WEIGHTS_DIR.iterdir():
-        shutil.copy(path, tmp_path / path.name)
+    copy_weights(tmp_path)
     with np.load(tmp_path / "emotion_en.npz") as data:
         arrays = dict(data)
     arrays["vocabulary"] = arrays["vocabulary"][:100]
@@ -251,8 +255,7 @@ def test_an_embedding_of_another_model_names_the_fix() -> None:
 
 
 def test_weights_without_an_embedding_head_ignore_the_embedding(tmp_path: Path) -> None:
-    for path in WEIGHTS_DIR.iterdir():
-        shutil.copy(path, tmp_path / path.name)
+    copy_weights(tmp_path)
     meta_path = tmp_path / "emotion_model.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     for head in meta["heads"].values():
@@ -265,8 +268,7 @@ def test_weights_without_an_embedding_head_ignore_the_embedding(tmp_path: Path) 
 
 
 def test_a_damaged_embedding_head_names_the_fix(tmp_path: Path) -> None:
-    for path in WEIGHTS_DIR.iterdir():
-        shutil.copy(path, tmp_path / path.name)
+    copy_weights(tmp_path)
     with np.load(tmp_path / "emotion_zh.npz") as data:
         arrays = dict(data)
     arrays["embedding_weights"] = arrays["embedding_weights"][:100]
@@ -310,8 +312,7 @@ def test_the_chinese_head_pools_its_cue_words() -> None:
 def test_weights_without_cue_columns_still_load_and_damaged_ones_name_the_fix(
     tmp_path: Path,
 ) -> None:
-    for path in WEIGHTS_DIR.iterdir():
-        shutil.copy(path, tmp_path / path.name)
+    copy_weights(tmp_path)
     meta_path = tmp_path / "emotion_model.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     del meta["heads"]["zh"]["cues"]

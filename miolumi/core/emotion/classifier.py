@@ -84,6 +84,14 @@ class EmbeddingHead:
         return out
 
 
+def sparse_scores(
+    bias: Vector, weights: Vector, index: npt.NDArray[np.int64], values: Vector
+) -> Vector:
+    """``bias`` plus a sparse vector (``index``, ``values``) times the rows of ``weights``."""
+    out: Vector = bias + values @ weights[index] if len(index) else bias
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class CueColumns:
     """The cue-lexicon columns of a head: ``language``'s counts per label, scaled."""
@@ -112,7 +120,7 @@ class FineColumns:
 
     def scores(self, index: npt.NDArray[np.int64], values: Vector) -> Vector:
         """``mix`` times each label's best fine score, for a text's sparse vector."""
-        fine = self.bias + values @ self.weights[index] if len(index) else self.bias
+        fine = sparse_scores(self.bias, self.weights, index, values)
         out = np.full(len(LABELS), -np.inf, dtype=np.float32)
         np.maximum.at(out, self.groups, fine)
         result: Vector = self.mix * out
@@ -134,7 +142,7 @@ class LinearHead:
     def scores(self, text: str) -> Vector:
         """Raw n-gram (cue and fine) scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
-        out: Vector = self.bias + values @ self.weights[index] if len(index) else self.bias
+        out = sparse_scores(self.bias, self.weights, index, values)
         if self.fine is not None:
             out = out + self.fine.scores(index, values)
         if self.cues is not None:
