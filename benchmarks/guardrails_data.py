@@ -16,6 +16,12 @@ source and its language.
 - ``benchmarks/data/guardrails_own.tsv``: written for this project (en, zh, ja): benign
   messages that only sound dangerous (``benign_scary``), sad but safe messages, everyday
   chat, crisis messages, and a few attacks of each kind in Chinese and Japanese.
+
+For the content check (instructions hidden in documents), :func:`own_documents` reads
+``benchmarks/data/content_own.tsv``: benign documents written for this project (emails,
+web pages, reviews, recipes, how-tos, news, notes, code, tables, chat logs, abstracts; en,
+zh, ja), and :func:`locomo_documents` cuts the LoCoMo conversations into six-turn
+transcripts (evaluation only: that set is non-commercial).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
+OWN_DOCUMENTS = Path(__file__).resolve().parent / "data" / "content_own.tsv"
 HEADS = (
     "prompt_injection",
     "jailbreak",
@@ -164,3 +171,41 @@ def own(path: Path = OWN) -> list[Example]:
 def everything(data: Path) -> list[Example]:
     """Shared dev sets, C-SSRS posts and the own file."""
     return shared(data) + cssrs(data) + own()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """A benign document (content, not a message): own, or a LoCoMo transcript."""
+
+    text: str
+    kind: str
+    """``email``, ``web``, ``recipe``, ... for own documents; ``dialogue`` for LoCoMo."""
+    lang: str = "en"
+    source: str = "own"
+
+
+def own_documents(path: Path = OWN_DOCUMENTS) -> list[Document]:
+    """This repository's own benign documents (``\\n`` in the file is a line break)."""
+    with path.open(encoding="utf-8") as fh:
+        return [
+            Document(text=row["text"].replace("\\n", "\n"), kind=row["kind"], lang=row["lang"])
+            for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        ]
+
+
+def locomo_documents(data: Path, *, turns: int = 6, step: int = 12) -> list[Document]:
+    """Transcripts of ``turns`` LoCoMo turns ("Name: text" lines), one every ``step``
+    turns of each session; empty when the set is absent."""
+    path = data / "locomo" / "locomo_dev.json"
+    if not path.is_file():
+        return []
+    out = []
+    for item in json.loads(path.read_text(encoding="utf-8")):
+        conversation = item["conversation"]
+        for key, session in conversation.items():
+            if not re.fullmatch(r"session_\d+", key):
+                continue
+            for i in range(0, len(session) - turns, step):
+                lines = [f"{t['speaker']}: {t['text']}" for t in session[i : i + turns]]
+                out.append(Document(text="\n".join(lines), kind="dialogue", source="locomo"))
+    return out

@@ -1,11 +1,14 @@
 """Guardrails: local, millisecond checks of what comes in and what goes out.
 
-- :class:`Guardrails`: ``check_input(text, user_id=..., agent_id=..., history=...)`` and
-  ``check_output(text, context=...)`` return a :class:`GuardVerdict` (``allow``, ``flag``
-  or ``block``; categories from :data:`CATEGORIES`; a score per category; a reason).
+- :class:`Guardrails`: ``check_input(text, user_id=..., agent_id=..., history=...)``,
+  ``check_content(text)`` (documents and tool results: any instruction in them is an
+  injection) and ``check_output(text, context=...)`` return a :class:`GuardVerdict`
+  (``allow``, ``flag`` or ``block``; categories from :data:`CATEGORIES`; a score per
+  category; a reason).
 - Detectors: :func:`normalize` undoes obfuscation, :mod:`.rules` holds the pattern
   rules (en, zh, ja), :class:`GuardClassifier` the small trained classifier shipped in
-  ``weights/`` (``benchmarks/train_guardrails.py`` rebuilds it).
+  ``weights/`` (``benchmarks/train_guardrails.py`` rebuilds it), :class:`DirectiveHead`
+  the content check's head (``benchmarks/train_content_guard.py``).
 - Policy: :class:`PolicyBook` resolves per-product and per-persona :class:`GuardPolicy`.
 - Crisis care: :class:`CrisisTable`, :func:`crisis_instructions`, :func:`crisis_footer`.
 - Streaming: :class:`GuardedStream` checks a reply sentence by sentence.
@@ -13,6 +16,7 @@
 """
 
 from miolumi.core.guardrails.classifier import GuardClassifier, shipped_classifier
+from miolumi.core.guardrails.content import DirectiveHead, shipped_directive_head
 from miolumi.core.guardrails.crisis import (
     DEFAULT_RESOURCES,
     CrisisTable,
@@ -48,6 +52,7 @@ __all__ = [
     "Action",
     "Category",
     "CrisisTable",
+    "DirectiveHead",
     "FlagStore",
     "GuardClassifier",
     "GuardPolicy",
@@ -67,4 +72,5 @@ __all__ = [
     "normalize",
     "output_context",
     "shipped_classifier",
+    "shipped_directive_head",
 ]

@@ -4,6 +4,8 @@
 pattern rules and the shipped classifier, applies the adult rule and the policy of the
 product and persona, and returns a :class:`GuardVerdict`. :meth:`acheck_input` does the
 same and, when a judge model is configured, asks it about borderline scores.
+:meth:`check_content` checks text that is not the user's message (a retrieved document,
+a tool result) for instructions hidden in it (:mod:`.content`).
 :meth:`check_output` checks one sentence of the companion's reply (prompt leakage,
 breaking character, unsafe content); :meth:`stream` wraps that for a streamed reply.
 """
@@ -25,6 +27,7 @@ from miolumi.core.guardrails.classifier import (
     GuardClassifier,
     shipped_classifier,
 )
+from miolumi.core.guardrails.content import DirectiveHead, segments, shipped_directive_head
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize
@@ -59,6 +62,11 @@ SEVERITY: tuple[Category, ...] = (
     "persona_break",
     "sensitive_advice",
 )
+#: What content is checked for: attacks on the companion's instructions.
+_CONTENT_CATEGORIES: tuple[Category, ...] = ("prompt_injection", "jailbreak")
+#: The message classifier's attack heads count on content from this score: below it, on
+#: own benign documents, they flagged code, tables and how-tos (8 % of them).
+_CONTENT_HEAD_FLOOR = 0.9
 #: Earlier user messages read together with the current one (a crisis said over turns).
 HISTORY_WINDOW = 2
 #: The language of a message is told from its opening characters (enough, and cheap).
@@ -148,8 +156,10 @@ class Guardrails:
         ages: AgeLookup | None = None,
         flags: FlagStore | None = None,
         judge: Judge | None = None,
+        directives: DirectiveHead | None = None,
     ) -> None:
         self.classifier = classifier or shipped_classifier()
+        self._directives = directives
         self.policies = policies or PolicyBook()
         self.crisis = crisis or CrisisTable.create()
         self.ages = ages
@@ -306,6 +316,56 @@ class Guardrails:
             scores=scores,
             reason=f"{action}: {reason}",
             crisis=crisis,
+            language=language,
+        )
+
+    # --- content --------------------------------------------------------------------------
+
+    @property
+    def directives(self) -> DirectiveHead:
+        """The directive head of :meth:`check_content` (the shipped one unless given)."""
+        if self._directives is None:
+            self._directives = shipped_directive_head()
+        return self._directives
+
+    def check_content(
+        self, text: str, *, agent_id: str | None = None, product: str | None = None
+    ) -> GuardVerdict:
+        """Check text that is not the user's message: a document, a tool result, a web page.
+
+        Nothing in such content is addressed to the companion, so an instruction in it is
+        a ``prompt_injection`` even where the same words from the user would be a request.
+        The whole text goes through the pattern rules and the classifier's attack heads
+        (which count from :data:`_CONTENT_HEAD_FLOOR`: learned on chat, they mistake code
+        and tables for attacks below it), and its segments through the directive head
+        (:mod:`.content`). ``flag``: it
+        may hold an instruction; pass it to a model only quoted as data, or leave it out.
+        ``block``: it almost surely does; leave it out. The reason names the strongest
+        segment (its number), never its text.
+        """
+        policy = self.policy(product=product, agent_id=agent_id)
+        language = detect_language(text[:_LANGUAGE_CHARS])
+        if not policy.enabled or not text.strip():
+            return GuardVerdict(action="allow", reason="not checked", language=language)
+        normalized = normalize(text)
+        heads = self.classifier.scores(normalized)
+        found = match_rules(normalized.full, INPUT_RULES)
+        scores: dict[str, float] = {}
+        for category in _CONTENT_CATEGORIES:
+            head = heads.get(category, 0.0)
+            rule = found[category][0] if category in found else 0.0
+            scores[category] = max(rule, head if head >= _CONTENT_HEAD_FLOOR else 0.0)
+        parts = segments(text)
+        directive, where = self.directives.document(parts)
+        scores["prompt_injection"] = max(scores["prompt_injection"], directive)
+        verdict = self._decide(scores, policy=policy, age=AgeStatus.UNKNOWN, language=language)
+        if verdict.action == "allow" or where is None:
+            return verdict
+        return GuardVerdict(
+            action=verdict.action,
+            categories=verdict.categories,
+            scores=verdict.scores,
+            reason=f"{verdict.reason} (strongest segment {where + 1} of {len(parts)})",
             language=language,
         )
 
