@@ -20,6 +20,13 @@ The shipped classifier was trained on these dev sets, so its figures are in-samp
 other four of five folds (rules and policy unchanged), which is what generalisation to
 the held-aside parts of these sources should look like.
 
+The content check (``check_content``: documents and tool results, where any instruction
+is an injection) is measured apart, the way BIPIA attacks: each BIPIA instruction is
+put on its own line at the start, in the middle or at the end of three benign documents
+(own documents of the instruction's fold, and LoCoMo transcripts), and the benign
+documents alone give the false-positive rates. Held-out, the directive head of each
+fold was trained without that fold's instructions and documents.
+
 ``python benchmarks/guardrails_eval.py --data ../shared/data`` (about three minutes;
 ``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
@@ -27,18 +34,36 @@ the held-aside parts of these sources should look like.
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import statistics
 import time
+import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from guardrails_data import HEADS, Example, everything, fold_of
+from guardrails_data import (
+    HEADS,
+    Document,
+    Example,
+    everything,
+    fold_of,
+    locomo_documents,
+    own_documents,
+)
+from train_content_guard import directive_items, folds_of
+from train_content_guard import fit as fit_directive
 from train_guardrails import FOLDS, fit, grams_of, long_mask, neighbour_mask
 from train_guardrails import embed as embed_all
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
+from miolumi.core.guardrails.content import (
+    DirectiveHead,
+    directive_features,
+    shipped_directive_head,
+)
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 KEYWORDS = {
@@ -67,6 +92,73 @@ PLAIN_TASKS = {
 }
 
 Detector = Callable[[str], GuardVerdict | set[str]]
+#: Where an instruction goes into a document, in turn.
+POSITIONS = ("start", "middle", "end")
+#: Documents each BIPIA instruction is put into.
+CARRIERS = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentCase:
+    """A document for the content check: benign, or with one BIPIA instruction in it."""
+
+    text: str
+    attack: bool
+    plain: bool = False
+    """The instruction is of a plain-task family."""
+    source: str
+    """Of the document: ``own`` or ``locomo``."""
+    fold: int
+
+
+def inject(document: str, instruction: str, position: str) -> str:
+    """``document`` with ``instruction`` on its own line at ``position``."""
+    lines = document.splitlines()
+    at = {"start": 0, "middle": len(lines) // 2, "end": len(lines)}[position]
+    return "\n".join([*lines[:at], instruction, *lines[at:]])
+
+
+def content_cases(examples: Sequence[Example], documents: Sequence[Document]) -> list[ContentCase]:
+    """Every benign document, and every BIPIA instruction in ``CARRIERS`` documents of its
+    fold (chosen by a seed from its text, so every run builds the same cases)."""
+    by_fold: dict[int, list[Document]] = {}
+    for d in documents:
+        by_fold.setdefault(fold_of(d.text, FOLDS), []).append(d)
+    cases = [
+        ContentCase(text=d.text, attack=False, source=d.source, fold=fold_of(d.text, FOLDS))
+        for d in documents
+    ]
+    for e in examples:
+        if e.source != "bipia":
+            continue
+        fold = fold_of(e.text, FOLDS)
+        rng = random.Random(zlib.crc32(e.text.encode("utf-8")))
+        for k, carrier in enumerate(rng.sample(by_fold[fold], CARRIERS)):
+            position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
+            cases.append(ContentCase(text=inject(carrier.text, e.text, position), attack=True,
+                                     plain=e.detail in PLAIN_TASKS, source=carrier.source,
+                                     fold=fold))  # fmt: skip
+    return cases
+
+
+def content_figures(
+    cases: Sequence[ContentCase], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Detection of injected instructions and false positives on benign documents."""
+    raised = [_raised(r)[0] for r in results]
+
+    def pick(test: Callable[[ContentCase], bool]) -> float:
+        return rate([r for c, r in zip(cases, raised, strict=True) if test(c)])
+
+    return {
+        "injection in documents (BIPIA)": pick(lambda c: c.attack),
+        "  plain tasks only": pick(lambda c: c.attack and c.plain),
+        "  without plain tasks": pick(lambda c: c.attack and not c.plain),
+        "  in own documents": pick(lambda c: c.attack and c.source == "own"),
+        "  in LoCoMo transcripts": pick(lambda c: c.attack and c.source == "locomo"),
+        "FP own documents": pick(lambda c: not c.attack and c.source == "own"),
+        "FP LoCoMo transcripts": pick(lambda c: not c.attack and c.source == "locomo"),
+    }
 
 
 def keyword_baseline(text: str) -> set[str]:
@@ -152,6 +244,12 @@ def recall_at(
     return rate([score[id(e)] > cut for e, _ in pairs if e.labels])
 
 
+def _timed(detector: Detector, text: str) -> tuple[GuardVerdict | set[str], float]:
+    start = time.perf_counter()
+    result = detector(text)
+    return result, (time.perf_counter() - start) * 1000
+
+
 def run(
     detector: Detector, examples: Sequence[Example]
 ) -> tuple[list[GuardVerdict | set[str]], list[float]]:
@@ -180,26 +278,53 @@ def held_out(
     examples: Sequence[Example],
     shifts: tuple[np.ndarray, np.ndarray],
     embeddings: np.ndarray | None,
-) -> tuple[list[GuardVerdict], list[GuardVerdict]]:
+    content: Sequence[ContentCase] = (),
+    directives: Callable[[int], DirectiveHead] | None = None,
+) -> tuple[list[GuardVerdict], list[GuardVerdict], list[GuardVerdict]]:
     """Each example scored by guardrails whose classifier never saw its fold: without its
-    embedding, and with it (an empty list without ``embeddings``)."""
+    embedding, and with it (an empty list without ``embeddings``); then each content
+    case by ``check_content`` with that fold's classifier and directive head."""
     grams = grams_of([e.text for e in examples])
     long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
     plain: dict[int, GuardVerdict] = {}
     joint: dict[int, GuardVerdict] = {}
+    documents: dict[int, GuardVerdict] = {}
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
         vectors = None if embeddings is None else embeddings[train]
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
                     min_df=2, embeddings=vectors,
                     neighbours=neighbour_mask([examples[i] for i in train]))  # fmt: skip
-        guard = Guardrails(classifier=model.shifted(*shifts).classifier())
+        guard = Guardrails(classifier=model.shifted(*shifts).classifier(),
+                           directives=directives(f) if directives else None)  # fmt: skip
         for i in np.flatnonzero(folds == f):
             plain[i] = guard.check_input(examples[i].text)
             if embeddings is not None:
                 joint[i] = guard.check_input(examples[i].text, embedding=embeddings[i])
-    return [plain[i] for i in range(len(examples))], [joint[i] for i in sorted(joint)]
+        for k, case in enumerate(content):
+            if case.fold == f:
+                documents[k] = guard.check_content(case.text)
+    return (
+        [plain[i] for i in range(len(examples))],
+        [joint[i] for i in sorted(joint)],
+        [documents[k] for k in sorted(documents)],
+    )
+
+
+def fold_directives(data: Path) -> Callable[[int], DirectiveHead]:
+    """The directive head of each fold, trained without it, with the shipped calibration."""
+    items = directive_items(data)
+    grams = [directive_features(i.text) for i in items]
+    folds = folds_of(items)
+    labels = np.array([i.directive for i in items])
+    shift = float(shipped_directive_head().info.get("bias_shift", 0.0))  # type: ignore[arg-type]
+
+    def head(f: int) -> DirectiveHead:
+        train = np.flatnonzero(folds != f)
+        return fit_directive([grams[i] for i in train], labels[train]).head(shift)
+
+    return head
 
 
 def shipped_shifts() -> tuple[np.ndarray, np.ndarray]:
@@ -245,21 +370,42 @@ def main() -> None:
     base_results, base_times = run(keyword_baseline, examples)
     ours, times = run(guard.check_input, examples)
     columns = {"keywords": figures(examples, base_results), "shipped": figures(examples, ours)}
+    cases = content_cases(examples, own_documents() + locomo_documents(args.data))
+    content_columns = {
+        "keywords": content_figures(cases, [keyword_baseline(c.text) for c in cases]),
+        "shipped": content_figures(cases, [guard.check_content(c.text) for c in cases]),
+    }
+    guard.check_content("warm up")
+    content_times = [t for _, t in (_timed(guard.check_content, c.text) for c in cases)]
     timings = {"keywords": base_times, "guardrails": times}
     if embeddings is not None:
         joint, timings["guardrails+emb"] = run_embedded(guard, examples, embeddings)
         columns["shipped+emb"] = figures(examples, joint)
     if not args.no_cv:
-        plain, joint_cv = held_out(examples, shipped_shifts(), embeddings)
+        plain, joint_cv, documents = held_out(
+            examples, shipped_shifts(), embeddings, cases, fold_directives(args.data)
+        )
         columns["held-out"] = figures(examples, plain)
         if joint_cv:
             columns["held-out+emb"] = figures(examples, joint_cv)
+        content_columns["held-out"] = content_figures(cases, documents)
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
     print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
     for key in columns["shipped"]:
         print(f"{key:44}" + "".join(f"{columns[n][key]:>13.3f}" for n in names))
+    attacks = sum(c.attack for c in cases)
+    print(f"\ncontent check: {attacks} documents with a BIPIA instruction, "
+          f"{len(cases) - attacks} benign documents")  # fmt: skip
+    names = list(content_columns)
+    print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
+    for key in content_columns["shipped"]:
+        print(f"{key:44}" + "".join(f"{content_columns[n][key]:>13.3f}" for n in names))
     report_latency(examples, timings)
+    cuts = statistics.quantiles(content_times, n=100)
+    size = statistics.median(len(c.text) for c in cases)
+    print(f"  check_content (median {size:.0f} chars) p50 "
+          f"{statistics.median(content_times):.3f}  p95 {cuts[94]:.3f}")  # fmt: skip
     if embeddings is not None:
         cost = embedding_latency(examples)
         cuts = statistics.quantiles(cost, n=100)

@@ -67,3 +67,12 @@ def test_memory_example_runs(tmp_path: Path) -> None:
     assert "lumi remembers: 我下个月要去上海出差。" in result.stdout
     assert "kai knows about the trip: False" in result.stdout
     assert "3 memories exported; forgetting ada: 3" in result.stdout
+
+
+def test_guard_content_example_runs(tmp_path: Path) -> None:
+    result = run_example("guard_content.py", tmp_path)
+    assert result.returncode == 0, result.stderr
+    clean, poisoned = result.stdout.splitlines()
+    assert clean.startswith("allow nothing found")
+    assert poisoned.startswith(("flag", "block")) and "prompt_injection" in poisoned
+    assert "card number" not in poisoned
