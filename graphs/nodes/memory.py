@@ -60,12 +60,27 @@ def _episode() -> str | None:
     return str(thread) if thread else None
 
 
+#: A message flagged for these is not remembered: what it says would otherwise come back
+#: in every later prompt (an injection that outlives its turn).
+_ATTACKS = frozenset({"prompt_injection", "jailbreak"})
+
+
+def _untrusted(guard: dict[str, Any] | None) -> bool:
+    """Whether the guard's verdict keeps the turn out of memory (blocked, or an attack)."""
+    if not guard:
+        return False
+    return guard.get("action") == "block" or bool(_ATTACKS & set(guard.get("categories", ())))
+
+
 async def write_memories(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Hand the finished exchange to the background memory writer and return at once."""
+    """Hand the finished exchange to the background memory writer and return at once.
+
+    Nothing is written from a blocked turn, nor from a message flagged as an attack on
+    the companion's instructions.
+    """
     services = runtime.context.resources()
     mode = services.settings.memory_extraction
-    blocked = bool(state.guard and state.guard.get("action") == "block")
-    if mode == "off" or blocked or not state.reply or state.budget_action == "stop":
+    if mode == "off" or _untrusted(state.guard) or not state.reply or state.budget_action == "stop":
         return {}
     chat = None
     if mode in ("auto", "llm"):
