@@ -20,8 +20,9 @@ source and its language.
 For the content check (instructions hidden in documents), :func:`own_documents` reads
 ``benchmarks/data/content_own.tsv``: benign documents written for this project (emails,
 web pages, reviews, recipes, how-tos, news, notes, code, tables, chat logs, abstracts; en,
-zh, ja), and :func:`locomo_documents` cuts the LoCoMo conversations into six-turn
-transcripts (evaluation only: that set is non-commercial).
+zh, ja), :func:`own_requests` the own requests that are injections inside documents
+(``benchmarks/data/content_requests.tsv``), and :func:`locomo_documents` cuts the LoCoMo
+conversations into six-turn transcripts (evaluation only: that set is non-commercial).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 
 OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
 OWN_DOCUMENTS = Path(__file__).resolve().parent / "data" / "content_own.tsv"
+OWN_REQUESTS = Path(__file__).resolve().parent / "data" / "content_requests.tsv"
 HEADS = (
     "prompt_injection",
     "jailbreak",
@@ -191,6 +193,13 @@ def own_documents(path: Path = OWN_DOCUMENTS) -> list[Document]:
             Document(text=row["text"].replace("\\n", "\n"), kind=row["kind"], lang=row["lang"])
             for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         ]
+
+
+def own_requests(path: Path = OWN_REQUESTS) -> list[tuple[str, str]]:
+    """(language, text) of the own requests and reply instructions (content positives)."""
+    with path.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(row["lang"], row["text"]) for row in rows]
 
 
 def locomo_documents(data: Path, *, turns: int = 6, step: int = 12) -> list[Document]:

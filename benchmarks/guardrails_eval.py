@@ -52,6 +52,7 @@ from guardrails_data import (
     fold_of,
     locomo_documents,
     own_documents,
+    own_requests,
 )
 from train_content_guard import directive_items, folds_of
 from train_content_guard import fit as fit_directive
@@ -109,6 +110,9 @@ class ContentCase:
     source: str
     """Of the document: ``own`` or ``locomo``."""
     fold: int
+    injected: str = ""
+    """What was put in: ``bipia``, or ``own:<lang>`` (an own request, in a document of
+    its language)."""
 
 
 def inject(document: str, instruction: str, position: str) -> str:
@@ -118,9 +122,14 @@ def inject(document: str, instruction: str, position: str) -> str:
     return "\n".join([*lines[:at], instruction, *lines[at:]])
 
 
-def content_cases(examples: Sequence[Example], documents: Sequence[Document]) -> list[ContentCase]:
-    """Every benign document, and every BIPIA instruction in ``CARRIERS`` documents of its
-    fold (chosen by a seed from its text, so every run builds the same cases)."""
+def content_cases(
+    examples: Sequence[Example],
+    documents: Sequence[Document],
+    requests: Sequence[tuple[str, str]] = (),
+) -> list[ContentCase]:
+    """Every benign document, every BIPIA instruction in ``CARRIERS`` documents of its
+    fold, and every own request in ``CARRIERS`` own documents of its fold and language
+    (chosen by a seed from its text, so every run builds the same cases)."""
     by_fold: dict[int, list[Document]] = {}
     for d in documents:
         by_fold.setdefault(fold_of(d.text, FOLDS), []).append(d)
@@ -137,7 +146,15 @@ def content_cases(examples: Sequence[Example], documents: Sequence[Document]) ->
             position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
             cases.append(ContentCase(text=inject(carrier.text, e.text, position), attack=True,
                                      plain=e.detail in PLAIN_TASKS, source=carrier.source,
-                                     fold=fold))  # fmt: skip
+                                     fold=fold, injected="bipia"))  # fmt: skip
+    for lang, text in requests:
+        fold = fold_of(text, FOLDS)
+        rng = random.Random(zlib.crc32(text.encode("utf-8")))
+        pool = [d for d in by_fold.get(fold, []) if d.source == "own" and d.lang == lang]
+        for k, carrier in enumerate(rng.sample(pool, min(CARRIERS, len(pool)))):
+            position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
+            cases.append(ContentCase(text=inject(carrier.text, text, position), attack=True,
+                                     source="own", fold=fold, injected=f"own:{lang}"))  # fmt: skip
     return cases
 
 
@@ -146,19 +163,37 @@ def content_figures(
 ) -> dict[str, float]:
     """Detection of injected instructions and false positives on benign documents."""
     raised = [_raised(r)[0] for r in results]
+    own_text = {
+        lang: {d.text for d in own_documents() if d.lang == lang} for lang in ("en", "zh", "ja")
+    }
 
     def pick(test: Callable[[ContentCase], bool]) -> float:
         return rate([r for c, r in zip(cases, raised, strict=True) if test(c)])
 
-    return {
-        "injection in documents (BIPIA)": pick(lambda c: c.attack),
-        "  plain tasks only": pick(lambda c: c.attack and c.plain),
-        "  without plain tasks": pick(lambda c: c.attack and not c.plain),
-        "  in own documents": pick(lambda c: c.attack and c.source == "own"),
-        "  in LoCoMo transcripts": pick(lambda c: c.attack and c.source == "locomo"),
-        "FP own documents": pick(lambda c: not c.attack and c.source == "own"),
-        "FP LoCoMo transcripts": pick(lambda c: not c.attack and c.source == "locomo"),
+    bipia = [c.injected == "bipia" for c in cases]
+
+    def pick_bipia(test: Callable[[ContentCase], bool]) -> float:
+        return pick(lambda c: c.injected == "bipia" and test(c))
+
+    out = {
+        "injection in documents (BIPIA)": pick_bipia(lambda c: True),
+        "  plain tasks only": pick_bipia(lambda c: c.plain),
+        "  without plain tasks": pick_bipia(lambda c: not c.plain),
+        "  in own documents": pick_bipia(lambda c: c.source == "own"),
+        "  in LoCoMo transcripts": pick_bipia(lambda c: c.source == "locomo"),
     }
+    if not all(bipia):
+        for lang in ("en", "zh", "ja"):
+            out[f"own requests in own {lang} documents"] = pick(
+                lambda c, lang=lang: c.injected == f"own:{lang}"
+            )
+    out["FP own documents"] = pick(lambda c: not c.attack and c.source == "own")
+    for lang in ("en", "zh", "ja"):
+        out[f"  FP own {lang} documents"] = pick(
+            lambda c, lang=lang: not c.attack and c.source == "own" and c.text in own_text[lang]
+        )
+    out["FP LoCoMo transcripts"] = pick(lambda c: not c.attack and c.source == "locomo")
+    return out
 
 
 def keyword_baseline(text: str) -> set[str]:
@@ -370,7 +405,7 @@ def main() -> None:
     base_results, base_times = run(keyword_baseline, examples)
     ours, times = run(guard.check_input, examples)
     columns = {"keywords": figures(examples, base_results), "shipped": figures(examples, ours)}
-    cases = content_cases(examples, own_documents() + locomo_documents(args.data))
+    cases = content_cases(examples, own_documents() + locomo_documents(args.data), own_requests())
     content_columns = {
         "keywords": content_figures(cases, [keyword_baseline(c.text) for c in cases]),
         "shipped": content_figures(cases, [guard.check_content(c.text) for c in cases]),

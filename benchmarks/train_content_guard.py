@@ -6,7 +6,10 @@ document: does it read as an instruction to an assistant?
 1. Positives: requests people type to assistants, of at most ``MAX_SEGMENTS`` segments
    (the head scores segments): WildGuard benign prompts, NotInject prompts, the forbidden
    questions, BIPIA instructions, short jailbreak prompts, and the own written requests
-   (harmful, advice, injection, jailbreak, sexual, scary-but-benign) in en, zh and ja.
+   (harmful, advice, injection, jailbreak, sexual, scary-but-benign) in en, zh and ja,
+   with ``benchmarks/data/content_requests.tsv``: own plain requests and instructions on
+   how to reply (language, format, links, advertising), mostly Chinese and Japanese,
+   which the shared sets lack.
 2. Negatives: sentences people write to each other: GoEmotions Reddit comments (en),
    CPED TV dialogue utterances (zh), the own benign documents cut into segments (en, zh,
    ja) and the own sad-but-safe messages. Nothing non-commercial is trained on.
@@ -43,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from guardrails_data import everything, fold_of, own_documents
+from guardrails_data import everything, fold_of, own_documents, own_requests
 from sklearn.linear_model import LogisticRegression
 
 from miolumi.core.guardrails.content import (
@@ -93,6 +96,10 @@ def directive_items(data: Path) -> list[Item]:
             items.append(Item(text=e.text, directive=True, group=e.text, source=e.source))
         elif e.source == "own:benign_sad":
             items.append(Item(text=e.text, directive=False, group=e.text, source=e.source))
+    items.extend(
+        Item(text=text, directive=True, group=text, source=f"own:request:{lang}")
+        for lang, text in own_requests()
+    )
     for doc in own_documents():
         items.extend(
             Item(text=s, directive=False, group=doc.text, source="own:document")
