@@ -22,12 +22,17 @@ document: does it read as an instruction to an assistant?
    most ``--document-fpr`` of the documents of each source reach 0.5, the
    prompt-injection flag threshold of the default policy (the own documents, full of
    imperatives, set it). Folds are taken by document (a prompt is its own).
-5. Writes ``miolumi/core/guardrails/weights/content_model.npz`` (float16 weights and idf,
-   bias) and ``content_vocab.json`` (vocabulary, what was trained on); features whose
-   weight rounds to nothing are left out.
+5. The embedding stage: every request and the ``CANDIDATES`` strongest segments (by
+   out-of-fold n-gram logit) of every benign document are embedded with the bundled
+   ``miolumi-use-m3``; a logistic head over (n-gram logit, embedding) is fitted on them
+   and calibrated like step 4, on its own out-of-fold logits.
+6. Writes ``miolumi/core/guardrails/weights/content_model.npz`` (float16 weights and idf,
+   bias, shifts, the stage) and ``content_vocab.json`` (vocabulary, what was trained
+   on); features whose weight rounds to nothing are left out.
 
 Needs scikit-learn (a development dependency):
-``python benchmarks/train_content_guard.py --data ../shared/data`` (about a minute).
+``python benchmarks/train_content_guard.py --data ../shared/data`` (about three minutes,
+most of it embedding).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +53,16 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from guardrails_data import everything, fold_of, own_documents, own_requests
 from sklearn.linear_model import LogisticRegression
+from train_guardrails import embed
 
 from miolumi.core.guardrails.content import (
+    CANDIDATES,
     CONTRAST,
     MODEL_FILE,
     VOCAB_FILE,
     WEIGHTS_DIR,
     DirectiveHead,
+    EmbeddingStage,
     directive_features,
     document_logit,
     segments,
@@ -71,6 +79,8 @@ POSITIVE_SOURCES = frozenset({"wildguard", "notinject", "forbidden", "bipia", "j
 POSITIVE_OWN = frozenset({"harmful", "advice", "injection", "jailbreak", "sexual", "benign_scary"})
 #: GoEmotions comments are bundled this many to a calibration document.
 BUNDLE = 6
+#: Regularisation of the embedding stage (one weight per embedding dimension).
+STAGE_C = 1.0
 #: Weights smaller than this are not shipped (they move no logit by a visible amount).
 PRUNE = 0.01
 
@@ -127,10 +137,15 @@ class Fitted:
     weights: npt.NDArray[np.float32]
     bias: float
 
-    def head(self, shift: float = 0.0, info: dict[str, object] | None = None) -> DirectiveHead:
-        """The run-time head, its bias moved by ``shift``."""
+    def head(
+        self,
+        shift: float = 0.0,
+        info: dict[str, object] | None = None,
+        stage: EmbeddingStage | None = None,
+    ) -> DirectiveHead:
+        """The run-time head, calibrated by ``shift``, with ``stage`` if given."""
         return DirectiveHead(vocab=self.vocab, idf=self.idf, weights=self.weights,
-                             bias=self.bias - shift, info=info or {})  # fmt: skip
+                             bias=self.bias, shift=shift, info=info or {}, stage=stage)  # fmt: skip
 
 
 def tfidf(
@@ -185,16 +200,32 @@ def out_of_fold(items: Sequence[Item], grams: Sequence[Sequence[str]]) -> npt.ND
     return out
 
 
-def calibration_shift(items: Sequence[Item], logits: npt.NDArray[np.float64], fpr: float) -> float:
-    """How far to lower the bias so that at most ``fpr`` of each source's benign
-    documents reach 0.5 (returned with the document logits it was set on, by source)."""
-    documents: dict[tuple[str, str], list[float]] = {}
-    for item, z in zip(items, logits, strict=True):
+def benign_documents(items: Sequence[Item]) -> dict[tuple[str, str], list[int]]:
+    """The benign documents of the calibration, (source, group) -> their items."""
+    documents: dict[tuple[str, str], list[int]] = {}
+    for k, item in enumerate(items):
         if not item.directive and item.source != "own:benign_sad":
-            documents.setdefault((item.source, item.group), []).append(float(z))
+            documents.setdefault((item.source, item.group), []).append(k)
+    return documents
+
+
+def calibration_shift(
+    items: Sequence[Item],
+    logits: npt.NDArray[np.float64],
+    fpr: float,
+    stage: npt.NDArray[np.float64] | None = None,
+) -> float:
+    """The document logit over which at most ``fpr`` of each source's benign documents
+    lie: n-gram logits, or with ``stage`` (the stage's logits of the candidates, NaN
+    elsewhere) the embedding path."""
     by_source: dict[str, list[float]] = {}
-    for (source, _), segment_logits in documents.items():
-        by_source.setdefault(source, []).append(document_logit(segment_logits))
+    for (source, _), members in benign_documents(items).items():
+        strongest = None
+        if stage is not None:
+            best = max((k for k in members if not np.isnan(stage[k])), key=stage.__getitem__)
+            strongest = (members.index(best), float(stage[best]))
+        z, _ = document_logit([float(logits[k]) for k in members], strongest)
+        by_source.setdefault(source, []).append(z)
     cuts = []
     for scores in by_source.values():
         ordered = np.sort(np.array(scores))
@@ -203,36 +234,108 @@ def calibration_shift(items: Sequence[Item], logits: npt.NDArray[np.float64], fp
     return max(cuts) + 1e-3
 
 
+def candidates(items: Sequence[Item], logits: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """What the embedding stage sees: every request, and each benign document's
+    ``CANDIDATES`` strongest segments by n-gram logit (as at run time)."""
+    mask = np.array([i.directive for i in items])
+    for members in benign_documents(items).values():
+        mask[sorted(members, key=logits.__getitem__, reverse=True)[:CANDIDATES]] = True
+    return mask
+
+
+def fit_stage(
+    logits: npt.NDArray[np.float64], vectors: npt.NDArray[np.float32], labels: npt.NDArray[np.bool_]
+) -> EmbeddingStage:
+    """A logistic stage over (n-gram logit, embedding)."""
+    model = LogisticRegression(C=STAGE_C, class_weight="balanced", max_iter=3000)
+    model.fit(np.hstack([logits[:, None], vectors]), labels)
+    coef = model.coef_[0]
+    return EmbeddingStage(ngram_scale=float(coef[0]), weights=coef[1:].astype(np.float32),
+                          bias=float(model.intercept_[0]))  # fmt: skip
+
+
+def stage_logits(
+    stage: EmbeddingStage, logits: npt.NDArray[np.float64], vectors: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    return np.asarray(stage.bias + stage.ngram_scale * logits + vectors @ stage.weights)
+
+
+def stage_out_of_fold(
+    items: Sequence[Item],
+    logits: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    vectors: dict[int, npt.NDArray[np.float32]],
+) -> npt.NDArray[np.float64]:
+    """The stage's logit of each candidate from the stage fitted without its fold (NaN for
+    the other items). Its n-gram input is itself out of fold."""
+    folds = folds_of(items)
+    labels = np.array([i.directive for i in items])
+    out = np.full(len(items), np.nan)
+    for f in range(FOLDS):
+        train = np.flatnonzero(mask & (folds != f))
+        test = np.flatnonzero(mask & (folds == f))
+        stage = fit_stage(logits[train], np.stack([vectors[k] for k in train]), labels[train])
+        out[test] = stage_logits(stage, logits[test], np.stack([vectors[k] for k in test]))
+    return out
+
+
+def candidate_vectors(
+    items: Sequence[Item], mask: npt.NDArray[np.bool_]
+) -> dict[int, npt.NDArray[np.float32]]:
+    """The bundled embedding of every candidate (item index -> vector)."""
+    rows = np.flatnonzero(mask)
+    texts = sorted({items[k].text for k in rows})
+    table = dict(zip(texts, embed(texts), strict=True))
+    return {int(k): table[items[k].text] for k in rows}
+
+
 def train(data: Path, *, document_fpr: float) -> tuple[DirectiveHead, dict[str, object]]:
     """The shipped head and a description of how it was made."""
     items = directive_items(data)
     grams = [directive_features(i.text) for i in items]
-    shift = calibration_shift(items, out_of_fold(items, grams), document_fpr)
-    fitted = fit(grams, np.array([i.directive for i in items]))
+    labels = np.array([i.directive for i in items])
+    oof = out_of_fold(items, grams)
+    shift = calibration_shift(items, oof, document_fpr)
+    mask = candidates(items, oof)
+    vectors = candidate_vectors(items, mask)
+    stage_shift = calibration_shift(
+        items, oof, document_fpr, stage_out_of_fold(items, oof, mask, vectors)
+    )
+    rows = np.flatnonzero(mask)
+    stage = fit_stage(oof[rows], np.stack([vectors[k] for k in rows]), labels[rows])
+    fitted = fit(grams, labels)
     info: dict[str, object] = {
         "items": len(items),
         "sources": dict(Counter(i.source.split(":")[0] for i in items)),
-        "positives": sum(i.directive for i in items),
+        "positives": int(labels.sum()),
         "C": C,
         "min_df": MIN_DF,
         "max_segments": MAX_SEGMENTS,
         "folds": FOLDS,
         "document_fpr": document_fpr,
         "contrast": CONTRAST,
-        "bias_shift": round(shift, 4),
-    }
-    return fitted.head(shift, info), info
+        "shift": round(shift, 4),
+        "stage": {"candidates": CANDIDATES, "C": STAGE_C, "items": len(rows),
+                  "shift": round(stage_shift, 4)},
+    }  # fmt: skip
+    return fitted.head(shift, info, replace(stage, shift=stage_shift)), info
 
 
 def write(head: DirectiveHead, directory: Path = WEIGHTS_DIR) -> None:
     """Write the weights (npz, float16) and the vocabulary (JSON)."""
     directory.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        directory / MODEL_FILE,
-        weights=head.weights.astype(np.float16),
-        idf=head.idf.astype(np.float16),
-        bias=np.float32(head.bias),
-    )
+    arrays: dict[str, npt.NDArray[np.generic]] = {
+        "weights": head.weights.astype(np.float16),
+        "idf": head.idf.astype(np.float16),
+        "bias": np.float32(head.bias),
+        "shift": np.float32(head.shift),
+    }
+    if head.stage is not None:
+        arrays["stage_weights"] = head.stage.weights.astype(np.float32)
+        arrays["stage_scale"] = np.float32(head.stage.ngram_scale)
+        arrays["stage_bias"] = np.float32(head.stage.bias)
+        arrays["stage_shift"] = np.float32(head.stage.shift)
+    np.savez_compressed(directory / MODEL_FILE, **arrays)  # type: ignore[arg-type]
     meta = {"vocab": list(head.vocab), "info": dict(head.info)}
     (directory / VOCAB_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
@@ -251,7 +354,8 @@ def main() -> None:
     size = sum(p.stat().st_size for p in args.out.glob("content_*"))
     print(f"{len(head.vocab)} features, {size / 1e6:.2f} MB in "
           f"{time.perf_counter() - start:.0f} s -> {args.out}")  # fmt: skip
-    print(f"{info['items']} items ({info['positives']} requests); bias shift {info['bias_shift']}")
+    print(f"{info['items']} items ({info['positives']} requests); shifts n-gram "
+          f"{info['shift']}, stage {info['stage']}")  # fmt: skip
 
 
 if __name__ == "__main__":

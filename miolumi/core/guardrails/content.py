@@ -16,7 +16,13 @@ A document's score (:meth:`DirectiveHead.document`) is its strongest segment mea
 against the document's own register: the logit of that segment minus :data:`CONTRAST`
 times the median logit of the others (when positive). A how-to or a recipe, imperative
 from start to end, needs a segment that stands out from its other steps; a request in an
-email or a chat log stands out on its own. The bias is set so that few benign documents
+email or a chat log stands out on its own.
+
+With an embedder (the bundled ``miolumi-use-m3`` sentence encoder, which memory loads
+anyway), the document's :data:`CANDIDATES` strongest segments are scored again by an
+:class:`EmbeddingStage`: a logistic head over their n-gram logit and their embedding,
+which tells a request to an assistant from a question between people by what it asks
+for, not only by its words. Each path has its own bias, set so that few benign documents
 reach 0.5; see
 ``benchmarks/train_content_guard.py``, which writes ``weights/content_model.npz`` and
 ``weights/content_vocab.json``.
@@ -27,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -48,6 +54,13 @@ MAX_SEGMENTS = 2_000
 TAIL_SEGMENTS = 500
 #: Longest segment scored; a longer one keeps its head.
 MAX_SEGMENT_CHARS = 1_000
+#: Segments of a document the embedding stage scores again: its strongest by n-grams.
+CANDIDATES = 2
+#: Size of the embeddings the stage reads (``miolumi-use-m3``).
+EMBEDDING_DIMENSIONS = 512
+Embedder = Callable[[list[str]], npt.NDArray[np.float32]]
+"""Embeds texts as rows of a float matrix (:func:`bundled_embedder`)."""
+
 #: How much of a document's usual register (the median logit of its other segments) its
 #: strongest segment has to stand out from. Chosen on held-out folds: at 5 % of benign own
 #: documents flagged, BIPIA instructions hidden in them went from 0.76 (0) to 0.88 (0.5).
@@ -155,6 +168,22 @@ def directive_features(segment: str) -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EmbeddingStage:
+    """Scores a candidate segment again from its n-gram logit and its embedding."""
+
+    ngram_scale: float
+    weights: npt.NDArray[np.float32]
+    """(:data:`EMBEDDING_DIMENSIONS`,)."""
+    bias: float
+    shift: float = 0.0
+    """Subtracted from a document's logit on this path (the calibration)."""
+
+    def logit(self, ngram_logit: float, vector: npt.NDArray[np.float32]) -> float:
+        """The stage's logit of one segment."""
+        return self.bias + self.ngram_scale * ngram_logit + float(np.dot(vector, self.weights))
+
+
+@dataclass(frozen=True, kw_only=True)
 class DirectiveHead:
     """Scores how much a segment reads as an instruction to an assistant (0..1)."""
 
@@ -165,6 +194,11 @@ class DirectiveHead:
     bias: float
     info: Mapping[str, object]
     """What the training script recorded: data, folds, calibration."""
+    shift: float = 0.0
+    """Subtracted from a document's logit on the n-gram path (the calibration; segment
+    logits and the register stay uncalibrated, so the register's zero is the head's)."""
+    stage: EmbeddingStage | None = None
+    """The embedding stage, if the weights have one."""
 
     @classmethod
     def load(cls, directory: Path = WEIGHTS_DIR) -> DirectiveHead:
@@ -175,6 +209,8 @@ class DirectiveHead:
                 weights = data["weights"].astype(np.float32)
                 idf = data["idf"].astype(np.float32)
                 bias = float(data["bias"])
+                shift = float(data["shift"]) if "shift" in data else 0.0
+                stage = _stage(data)
             vocab = {term: i for i, term in enumerate(meta["vocab"])}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise GuardModelError(
@@ -187,7 +223,8 @@ class DirectiveHead:
                 f"{weights.shape}, vocabulary {len(vocab)}): rebuild it with "
                 "`python benchmarks/train_content_guard.py`."
             )
-        return cls(vocab=vocab, idf=idf, weights=weights, bias=bias, info=meta.get("info", {}))
+        return cls(vocab=vocab, idf=idf, weights=weights, bias=bias, info=meta.get("info", {}),
+                   shift=shift, stage=stage)  # fmt: skip
 
     def logit(self, grams: Sequence[str]) -> float:
         """The logit of one segment's features (sublinear tf-idf, L2-normalised)."""
@@ -210,20 +247,73 @@ class DirectiveHead:
         """The logit of each segment."""
         return [self.logit(directive_features(p)) for p in parts]
 
-    def document(self, parts: Sequence[str]) -> tuple[float, int | None]:
-        """The document's score (0..1) and its strongest segment (None: no segments)."""
+    def document(
+        self, parts: Sequence[str], *, embed: Embedder | None = None
+    ) -> tuple[float, int | None]:
+        """The document's score (0..1) and its strongest segment (None: no segments).
+
+        ``embed``: the embedder of the :class:`EmbeddingStage` (without it, or without a
+        stage, the n-gram logits alone decide).
+        """
         if not parts:
             return 0.0, None
         logits = self.logits(parts)
-        return _sigmoid(document_logit(logits)), max(range(len(logits)), key=logits.__getitem__)
+        strongest, shift = None, self.shift
+        if embed is not None and self.stage is not None:
+            order = sorted(range(len(logits)), key=logits.__getitem__, reverse=True)
+            candidates = order[:CANDIDATES]
+            vectors = np.asarray(embed([parts[i] for i in candidates]), dtype=np.float32)
+            if vectors.shape != (len(candidates), EMBEDDING_DIMENSIONS):
+                raise GuardModelError(
+                    f"The content check's embedder gave vectors of shape {vectors.shape}, "
+                    f"expected {EMBEDDING_DIMENSIONS} dimensions: pass the bundled "
+                    "embedder (miolumi-use-m3), or none."
+                )
+            stage = self.stage
+            scored = [
+                (i, stage.logit(logits[i], v)) for i, v in zip(candidates, vectors, strict=True)
+            ]
+            strongest, shift = max(scored, key=lambda pair: pair[1]), stage.shift
+        z, best = document_logit(logits, strongest)
+        return _sigmoid(z - shift), best
 
 
-def document_logit(logits: Sequence[float]) -> float:
-    """The strongest segment's logit, less :data:`CONTRAST` times the others' median."""
-    best = max(range(len(logits)), key=logits.__getitem__)
+def document_logit(
+    logits: Sequence[float], strongest: tuple[int, float] | None = None
+) -> tuple[float, int]:
+    """A document's logit (uncalibrated) and its strongest segment.
+
+    That segment's logit (the n-gram one, or ``strongest`` = (index, logit) from the
+    embedding stage), less :data:`CONTRAST` times the median n-gram logit of the other
+    segments, when positive.
+    """
+    best, top = strongest or max(enumerate(logits), key=lambda pair: pair[1])
     others = [z for i, z in enumerate(logits) if i != best]
     register = float(np.median(others)) if others else 0.0
-    return logits[best] - CONTRAST * max(0.0, register)
+    return top - CONTRAST * max(0.0, register), best
+
+
+def _stage(data: Mapping[str, npt.NDArray[np.generic]]) -> EmbeddingStage | None:
+    """The embedding stage stored with the head; None for weights without one."""
+    if "stage_weights" not in data:
+        return None
+    weights = data["stage_weights"].astype(np.float32)
+    if weights.shape != (EMBEDDING_DIMENSIONS,):
+        raise ValueError(f"embedding stage weights of shape {weights.shape}")
+    return EmbeddingStage(
+        ngram_scale=float(data["stage_scale"]),
+        weights=weights,
+        bias=float(data["stage_bias"]),
+        shift=float(data["stage_shift"]),
+    )
+
+
+def bundled_embedder() -> Embedder:
+    """The bundled sentence encoder (``miolumi-use-m3``) as an :data:`Embedder`."""
+    from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
+
+    function = UseM3Embedding()
+    return lambda texts: embed_documents(function, texts)
 
 
 def _sigmoid(z: float) -> float:

@@ -27,7 +27,13 @@ from miolumi.core.guardrails.classifier import (
     GuardClassifier,
     shipped_classifier,
 )
-from miolumi.core.guardrails.content import DirectiveHead, segments, shipped_directive_head
+from miolumi.core.guardrails.content import (
+    DirectiveHead,
+    Embedder,
+    bundled_embedder,
+    segments,
+    shipped_directive_head,
+)
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize
@@ -157,9 +163,11 @@ class Guardrails:
         flags: FlagStore | None = None,
         judge: Judge | None = None,
         directives: DirectiveHead | None = None,
+        content_embedder: Embedder | None = None,
     ) -> None:
         self.classifier = classifier or shipped_classifier()
         self._directives = directives
+        self._content_embedder = content_embedder
         self.policies = policies or PolicyBook()
         self.crisis = crisis or CrisisTable.create()
         self.ages = ages
@@ -328,8 +336,23 @@ class Guardrails:
             self._directives = shipped_directive_head()
         return self._directives
 
+    @property
+    def content_embedder(self) -> Embedder:
+        """The embedder of the content check's embedding stage.
+
+        The bundled ``miolumi-use-m3`` unless one was given; loaded on first use.
+        """
+        if self._content_embedder is None:
+            self._content_embedder = bundled_embedder()
+        return self._content_embedder
+
     def check_content(
-        self, text: str, *, agent_id: str | None = None, product: str | None = None
+        self,
+        text: str,
+        *,
+        agent_id: str | None = None,
+        product: str | None = None,
+        embedded: bool = True,
     ) -> GuardVerdict:
         """Check text that is not the user's message: a document, a tool result, a web page.
 
@@ -338,7 +361,8 @@ class Guardrails:
         The whole text goes through the pattern rules and the classifier's attack heads
         (which count from :data:`_CONTENT_HEAD_FLOOR`: learned on chat, they mistake code
         and tables for attacks below it), and its segments through the directive head
-        (:mod:`.content`). ``flag``: it
+        (:mod:`.content`); with ``embedded`` (the default), its strongest segments are
+        also scored with their embedding (about 3 ms more each). ``flag``: it
         may hold an instruction; pass it to a model only quoted as data, or leave it out.
         ``block``: it almost surely does; leave it out. The reason names the strongest
         segment (its number), never its text.
@@ -356,7 +380,8 @@ class Guardrails:
             rule = found[category][0] if category in found else 0.0
             scores[category] = max(rule, head if head >= _CONTENT_HEAD_FLOOR else 0.0)
         parts = segments(text)
-        directive, where = self.directives.document(parts)
+        embed = self.content_embedder if embedded else None
+        directive, where = self.directives.document(parts, embed=embed)
         scores["prompt_injection"] = max(scores["prompt_injection"], directive)
         verdict = self._decide(scores, policy=policy, age=AgeStatus.UNKNOWN, language=language)
         if verdict.action == "allow" or where is None:
