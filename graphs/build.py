@@ -14,6 +14,7 @@ from miolumi.graphs.nodes.budget import (
     default_budget_message,
     make_budget,
 )
+from miolumi.graphs.nodes.documents import make_guard_documents
 from miolumi.graphs.nodes.emotion import emotion
 from miolumi.graphs.nodes.finish import finish
 from miolumi.graphs.nodes.generate import Node, SystemPrompt, make_generate
@@ -43,13 +44,15 @@ def turn_builder(
     dates); ``write_memories`` right after ``finish`` hands the exchange to the background
     writer, so the reply never waits for it.
     ``guard_input`` checks the message right after ``receive`` with ``product``'s policy;
-    a blocked message is refused and goes straight to ``finish``.
+    a blocked message is refused and goes straight to ``finish``. ``guard_documents``
+    then checks the documents given with the message, if any (see its module).
     """
     builder = StateGraph(
         TurnState, context_schema=TurnContext, input_schema=TurnInput, output_schema=TurnOutput
     )
     builder.add_node("receive", receive)
     builder.add_node("guard_input", make_guard_input(product))
+    builder.add_node("guard_documents", make_guard_documents(product))
     builder.add_node("emotion", emotion)
     builder.add_node("budget", make_budget(system_prompt, budget_message))
     builder.add_node("generate", make_generate(system_prompt))
@@ -59,14 +62,14 @@ def turn_builder(
     builder.add_edge(START, "receive")
     for name, node in (*before_generate, *after_generate):
         builder.add_node(name, node)
-    chain = ["receive", "guard_input", "emotion", "retrieve_memories"]
+    chain = ["receive", "guard_input", "guard_documents", "emotion", "retrieve_memories"]
     chain += [*(n for n, _ in before_generate), "budget"]
     chain += ["generate", *(n for n, _ in after_generate), "finish"]
     for source, target in pairwise(chain):
         if source not in ("budget", "guard_input"):
             builder.add_edge(source, target)
     builder.add_conditional_edges(
-        "guard_input", after_guard, {"continue": "emotion", "finish": "finish"}
+        "guard_input", after_guard, {"continue": "guard_documents", "finish": "finish"}
     )
     builder.add_conditional_edges("budget", after_budget, ["generate", "finish"])
     tail = ["finish", "write_memories", *(n for n, _ in after_turn), END]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -17,6 +17,11 @@ class TurnInput(TypedDict):
 
     user_input: str
     """The user's message."""
+    documents: NotRequired[list[str]]
+    """Texts the app gives the companion for this turn only (a retrieved page, a tool
+    result, the news of the day). They are data, not instructions: ``guard_documents``
+    checks them (``Guardrails.check_content``), leaves out those that carry an attack,
+    and the prompt shows the rest quoted as data."""
 
 
 class TurnOutput(TypedDict):
@@ -64,6 +69,11 @@ class TurnState:
     ``product``), set by ``guard_input``; ``crisis`` in it turns the reply to crisis care."""
     guard_note: str | None = None
     """What a flag adds to this turn's generation prompt (crisis care, stay yourself)."""
+    documents: list[str] = field(default_factory=list)
+    """The documents given for the current turn (``TurnInput.documents``); the turn's
+    ``finish`` empties them, so none carries over to the next turn."""
+    quoted: list[str] = field(default_factory=list)
+    """The documents that passed ``guard_documents`` this turn, shown in the prompt."""
     memories: list[RecalledMemory] = field(default_factory=list)
     """Memories of the user recalled for this turn (scoped to ``context.agent_id``), most
     relevant first, each with its date; rendered into the system prompt."""

@@ -154,12 +154,14 @@ class GuardEvent(TypedDict):
     """A guardrail flagged or blocked something (``miolumi.core.guardrails.GuardVerdict``).
 
     ``input``: the user's message (``block``: the reply is the refusal that follows as
-    tokens; ``flag`` with ``crisis``: the reply turns to crisis care). ``output``: a
-    sentence of the reply was replaced before it was shown (``replaced``).
+    tokens; ``flag`` with ``crisis``: the reply turns to crisis care). ``content``: a
+    document given with the message carried an instruction (``block``: it was left out;
+    ``flag``: it was shown quoted as data). ``output``: a sentence of the reply was
+    replaced before it was shown (``replaced``).
     """
 
     type: Literal["guard"]
-    stage: Literal["input", "output"]
+    stage: Literal["input", "content", "output"]
     action: Literal["allow", "flag", "block"]
     categories: list[str]
     scores: dict[str, float]

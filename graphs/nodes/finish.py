@@ -20,7 +20,7 @@ def overflow(messages: list[AnyMessage], *, window: int, adding: int) -> list[An
 
 
 async def finish(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Append the exchange, trim the window, and emit ``turn_end``."""
+    """Append the exchange, trim the window, emit ``turn_end``; forget the turn's documents."""
     window = runtime.context.resources().settings.history_messages
     new: list[BaseMessage] = [HumanMessage(state.user_input), AIMessage(state.reply)]
     dropped = overflow(state.messages, window=window, adding=len(new))
@@ -35,4 +35,4 @@ async def finish(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str
     if state.usage:
         event["usage"] = state.usage
     stream_writer(runtime)(event)
-    return {"messages": removals + new, "turn": turn}
+    return {"messages": removals + new, "turn": turn, "documents": [], "quoted": []}

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from miolumi.core.voice.splitter import SentenceSplitter
 from miolumi.events import Usage
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.documents import render
 from miolumi.graphs.nodes.emotion import ReplyMood
 from miolumi.graphs.nodes.guard import ReplyGate
 from miolumi.graphs.nodes.speech import start_speech
@@ -32,8 +33,11 @@ class Node(Protocol):
 def prompt_messages(state: TurnState, system: str) -> list[BaseMessage]:
     """The messages sent to the model: system prompt, recent history, the user's message.
 
-    The guardrails' note of this turn (crisis care, stay yourself) ends the system prompt.
+    The documents given with this turn (quoted as data) and the guardrails' note of this
+    turn (crisis care, stay yourself) end the system prompt.
     """
+    if state.quoted:
+        system = f"{system}\n\n{render(state.quoted)}"
     if state.guard_note:
         system = f"{system}\n\n{state.guard_note}"
     return [SystemMessage(system), *state.messages, HumanMessage(state.user_input)]

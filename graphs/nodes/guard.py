@@ -29,6 +29,7 @@ from miolumi.core.guardrails import (
     GuardedStream,
     GuardVerdict,
     Piece,
+    Stage,
     crisis_footer,
     crisis_instructions,
     output_context,
@@ -53,9 +54,7 @@ ADVICE_NOTE = (
 )
 
 
-def guard_event(
-    verdict: GuardVerdict, *, stage: Literal["input", "output"], replaced: bool = False
-) -> GuardEvent:
+def guard_event(verdict: GuardVerdict, *, stage: Stage, replaced: bool = False) -> GuardEvent:
     """The ``guard`` event of a verdict."""
     event: GuardEvent = {
         "type": "guard",

@@ -41,6 +41,7 @@ from miolumi.core.guardrails.verdict import (
     Action,
     Category,
     GuardVerdict,
+    Stage,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "OutputContext",
     "Piece",
     "PolicyBook",
+    "Stage",
     "Threshold",
     "crisis_footer",
     "crisis_instructions",

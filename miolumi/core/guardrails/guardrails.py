@@ -17,7 +17,6 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy.typing as npt
 
@@ -52,6 +51,7 @@ from miolumi.core.guardrails.verdict import (
     Action,
     Category,
     GuardVerdict,
+    Stage,
 )
 from miolumi.core.relationship import AgeStatus, says_minor
 
@@ -448,7 +448,7 @@ class Guardrails:
         *,
         user_id: str,
         agent_id: str | None = None,
-        stage: Literal["input", "output"] = "input",
+        stage: Stage = "input",
     ) -> int:
         """Record a flag or block for operators (no text); 0 rows without a flag store."""
         if self.flags is None:

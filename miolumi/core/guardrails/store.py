@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from miolumi.core.guardrails.verdict import GuardVerdict
+from miolumi.core.guardrails.verdict import GuardVerdict, Stage
 from miolumi.db.engine import DatabaseStore
 from miolumi.db.schema_guard import GuardFlag
 from miolumi.errors import StorageError
@@ -24,7 +23,7 @@ class FlagStore(DatabaseStore):
         *,
         user_id: str,
         agent_id: str | None = None,
-        stage: Literal["input", "output"] = "input",
+        stage: Stage = "input",
     ) -> int:
         """Store one row per category of a flag or block; return how many were written."""
         if verdict.action == "allow" or not verdict.categories:

@@ -13,6 +13,9 @@ changes the reply, a jailbreak attempt adds a reminder to the prompt). ``block``
 message gets a refusal in the companion's voice instead of a reply (input), or the
 sentence is replaced (output)."""
 
+Stage = Literal["input", "content", "output"]
+"""What was checked: the user's message, content given with it, or the reply."""
+
 Category = Literal[
     "prompt_injection",
     "jailbreak",
