@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
@@ -22,6 +23,16 @@ from miolumi.graphs.nodes.guard import after_guard, make_guard_input
 from miolumi.graphs.nodes.memory import retrieve_memories, write_memories
 from miolumi.graphs.nodes.receive import receive
 from miolumi.graphs.state import TurnInput, TurnOutput, TurnState
+
+
+def after_input(state: TurnState) -> Literal["documents", "continue", "finish"]:
+    """Where a turn goes after ``guard_input``.
+
+    To ``guard_documents`` when the message came with documents (a turn without them
+    does not pay for the node), else where :func:`after_guard` says.
+    """
+    route = after_guard(state)
+    return "documents" if route == "continue" and state.documents else route
 
 
 def turn_builder(
@@ -69,7 +80,9 @@ def turn_builder(
         if source not in ("budget", "guard_input"):
             builder.add_edge(source, target)
     builder.add_conditional_edges(
-        "guard_input", after_guard, {"continue": "guard_documents", "finish": "finish"}
+        "guard_input",
+        after_input,
+        {"documents": "guard_documents", "continue": "emotion", "finish": "finish"},
     )
     builder.add_conditional_edges("budget", after_budget, ["generate", "finish"])
     tail = ["finish", "write_memories", *(n for n, _ in after_turn), END]
