@@ -207,8 +207,12 @@ def main(argv: list[str] | None = None) -> None:
         ],
     )
     print(f"\n50 kB paste ({len(long_text):,} chars): {paste_ms:.2f} ms")
-    size = sum(p.stat().st_size for p in args.weights.iterdir())
-    print(f"Shipped weights: {size / 1e6:.1f} MB in {args.weights}/ (target < 20 MB)")
+    sizes = {p.name: p.stat().st_size for p in args.weights.iterdir()}
+    largest = max(sizes, key=sizes.__getitem__)
+    print(
+        f"Shipped weights: {sum(sizes.values()) / 1e6:.2f} MB in {args.weights}/; largest file "
+        f"{largest} {sizes[largest] / 1e6:.2f} MB (limit 2 MB a file)"
+    )
 
 
 if __name__ == "__main__":

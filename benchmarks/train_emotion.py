@@ -25,7 +25,10 @@ SMP2020 dev sets plus CPED at a sample weight chosen by CV, see ``emotion_data.p
    weight of its scores next to the n-gram scores are chosen by cross-validated macro-F1
    on the same folds, then offsets and temperature of the mix as in step 4;
 6. write ``miolumi/core/emotion/weights/emotion_<lang>.npz`` (vocabulary as UTF-8 bytes,
-   float16 weights and idf, float16 embedding weights, the cue columns' weights) and
+   float16 idf; the n-gram, fine-emotion and hidden embedding weights as int8 with one
+   scale per column (``miolumi/core/emotion/packing.py``: most weights round to 0 and
+   compress away, keeping each file under 2 MB at the same held-out macro-F1), float16
+   output embedding weights, the cue columns' weights) and
    ``emotion_model.json`` (labels, offsets, temperature, data description,
    cross-validation figures; the mix's own under ``embedding``, the cue scale under
    ``cues``).
@@ -57,6 +60,7 @@ from sklearn.svm import LinearSVC
 
 from miolumi.core.emotion.classifier import EMBEDDING_DIMENSIONS, EMBEDDING_MODEL
 from miolumi.core.emotion.features import Featurizer, cue_features, ngrams, normalize
+from miolumi.core.emotion.packing import quantize
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "miolumi" / "core" / "emotion" / "weights"
@@ -408,7 +412,7 @@ def train_head(
             offsets = fit_offsets(oof[main], y[main])
             temperature = fit_temperature(oof[main] + np.array(offsets), y[main])
             fine_arrays = {
-                "fine_weights": fine_w.astype(np.float16),
+                **quantize("fine_weights", fine_w),
                 "fine_bias": fine_b.astype(np.float32),
                 "fine_groups": groups.astype(np.int8),
             }
@@ -416,13 +420,13 @@ def train_head(
     vectors[main] = embed([e.text for e, m in zip(examples, main, strict=True) if m])
     embedding, layers = train_embedding_head(lang, vectors, y, main, folds, oof)
     hidden = {
-        "embedding_hidden_weights": layers[0][0].astype(np.float16),
+        **quantize("embedding_hidden_weights", layers[0][0]),
         "embedding_hidden_bias": layers[0][1].astype(np.float32),
     }
     np.savez_compressed(
         out / f"emotion_{lang}.npz",
         vocabulary=np.frombuffer("\n".join(features.vocabulary).encode("utf-8"), dtype=np.uint8),
-        weights=w.astype(np.float16),
+        **quantize("weights", w),
         bias=b.astype(np.float32),
         idf=features.idf.astype(np.float16),
         embedding_weights=layers[-1][0].astype(np.float16),

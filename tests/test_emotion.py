@@ -42,6 +42,7 @@ from miolumi.core.emotion.features import (
 )
 from miolumi.core.emotion.lexicon import cue_counts
 from miolumi.core.emotion.orb import LOOKS
+from miolumi.core.emotion.packing import LEVELS, quantize, unpack
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.errors import EmbeddingError, EmotionModelError
 from miolumi.testing import ScriptedChatModel
@@ -119,6 +120,8 @@ def test_state_round_trips_through_dicts() -> None:
 def test_shipped_weights_are_small_plain_arrays() -> None:
     files = list(WEIGHTS_DIR.iterdir())
     assert sum(f.stat().st_size for f in files) < 20_000_000
+    # The repository takes no file over 2 MB.
+    assert {f.name: f.stat().st_size for f in files if f.stat().st_size > 2_000_000} == {}
     for path in files:
         if path.suffix == ".npz":
             with zipfile.ZipFile(path) as archive:
@@ -201,6 +204,39 @@ def test_damaged_weights_name_the_fix(tmp_path: Path) -> None:
     np.savez(tmp_path / "emotion_en.npz", **arrays)
     with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
         EmotionEngine(weights_dir=tmp_path).analyze("hello there")
+
+
+def test_quantized_matrices_round_trip_within_half_a_step(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(scale=[0.1, 3.0, 50.0], size=(400, 3)).astype(np.float32)
+    matrix[:, 0] = 0.0  # a column without weights keeps them all 0
+    matrix[7, 2] = 0.0
+    np.savez_compressed(tmp_path / "m.npz", **quantize("m", matrix))
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert data["m"].dtype == np.int8
+        back = unpack(data, "m")
+    step = np.abs(matrix).max(axis=0) / LEVELS
+    assert back.dtype == np.float32 and back.shape == matrix.shape
+    assert np.all(np.abs(back - matrix) <= step / 2 + 1e-6)
+    assert np.all(back[:, 0] == 0.0) and back[7, 2] == 0.0
+    assert np.abs(back).max(axis=0)[1:] == pytest.approx(np.abs(matrix).max(axis=0)[1:])
+
+
+def test_the_loader_reads_quantized_weights_as_the_plain_ones(tmp_path: Path) -> None:
+    copy_weights(tmp_path)
+    with np.load(tmp_path / "emotion_zh.npz") as data:
+        arrays = dict(data)
+    plain = arrays.pop("weights").astype(np.float32)
+    arrays.update(quantize("weights", plain))
+    np.savez_compressed(tmp_path / "emotion_zh.npz", **arrays)
+    shipped, packed = load_head("zh"), load_head("zh", tmp_path)
+    assert np.abs(packed.weights - shipped.weights).max() <= np.abs(plain).max() / LEVELS / 2
+    text = normalize("今天真的太开心了，谢谢大家！")
+    assert packed.scores(text) == pytest.approx(shipped.scores(text), abs=0.02)
+    arrays["weights_scale"] = arrays["weights_scale"][:3]
+    np.savez_compressed(tmp_path / "emotion_zh.npz", **arrays)
+    with pytest.raises(EmotionModelError, match=r"train_emotion\.py"):
+        EmotionEngine(weights_dir=tmp_path).analyze("你好")
 
 
 def _embedding(text: str) -> np.ndarray:

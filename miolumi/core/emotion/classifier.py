@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from miolumi.core.emotion.affect import LABELS
 from miolumi.core.emotion.features import Featurizer, cue_features
+from miolumi.core.emotion.packing import unpack
 from miolumi.errors import EmotionModelError
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -167,7 +168,7 @@ def load_head(lang: str, directory: Path = WEIGHTS_DIR) -> LinearHead:
         if tuple(meta["labels"]) != LABELS:
             raise EmotionModelError(f"{meta_path} has other labels than {LABELS}: {_RETRAIN}.")
         with np.load(directory / f"emotion_{lang}.npz", allow_pickle=False) as data:
-            weights = data["weights"].astype(np.float32)
+            weights = unpack(data, "weights")
             bias = data["bias"].astype(np.float32)
             idf = data["idf"].astype(np.float32)
             grams = data["vocabulary"].tobytes().decode("utf-8").split("\n")
@@ -199,7 +200,7 @@ def _fine_columns(meta: dict[str, Any] | None, data: Any) -> FineColumns | None:
     """The fine-emotion columns of a head; ``None`` for weights trained without them."""
     if meta is None:
         return None
-    weights = data["fine_weights"].astype(np.float32)
+    weights = unpack(data, "fine_weights")
     bias = data["fine_bias"].astype(np.float32)
     groups = data["fine_groups"].astype(np.int64)
     if not weights.shape[1] == len(bias) == len(groups) == len(meta["labels"]):
@@ -229,7 +230,7 @@ def _embedding_head(meta: dict[str, Any] | None, data: Any) -> EmbeddingHead | N
     width = EMBEDDING_DIMENSIONS
     if meta.get("kind", "logistic") == "mlp":
         hidden = (
-            data["embedding_hidden_weights"].astype(np.float32),
+            unpack(data, "embedding_hidden_weights"),
             data["embedding_hidden_bias"].astype(np.float32),
         )
         width = len(hidden[1])
