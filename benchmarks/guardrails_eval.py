@@ -375,7 +375,7 @@ def fold_directives(data: Path) -> Callable[[int], DirectiveHead]:
         if shipped.stage is not None:
             stage = replace(stage, shift=shipped.stage.shift)
         fitted = fit_directive([grams[i] for i in train], labels[train])
-        return fitted.head(shipped.shift, stage=stage if shipped.stage else None)
+        return replace(fitted, shift=shipped.shift, stage=stage if shipped.stage else None)
 
     return head
 

@@ -128,26 +128,6 @@ def directive_items(data: Path) -> list[Item]:
     return items
 
 
-@dataclass(frozen=True, kw_only=True)
-class Fitted:
-    """A fitted head before calibration."""
-
-    vocab: dict[str, int]
-    idf: npt.NDArray[np.float32]
-    weights: npt.NDArray[np.float32]
-    bias: float
-
-    def head(
-        self,
-        shift: float = 0.0,
-        info: dict[str, object] | None = None,
-        stage: EmbeddingStage | None = None,
-    ) -> DirectiveHead:
-        """The run-time head, calibrated by ``shift``, with ``stage`` if given."""
-        return DirectiveHead(vocab=self.vocab, idf=self.idf, weights=self.weights,
-                             bias=self.bias, shift=shift, info=info or {}, stage=stage)  # fmt: skip
-
-
 def tfidf(
     grams: Sequence[Sequence[str]], vocab: dict[str, int], idf: npt.NDArray[np.float32]
 ) -> sp.csr_matrix:
@@ -165,8 +145,8 @@ def tfidf(
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
 
 
-def fit(grams: Sequence[Sequence[str]], labels: npt.NDArray[np.bool_]) -> Fitted:
-    """Vocabulary, idf and a logistic head from featurised texts."""
+def fit(grams: Sequence[Sequence[str]], labels: npt.NDArray[np.bool_]) -> DirectiveHead:
+    """Vocabulary, idf and a logistic head from featurised texts (not calibrated)."""
     df: Counter[str] = Counter()
     for gs in grams:
         df.update(set(gs))
@@ -179,8 +159,8 @@ def fit(grams: Sequence[Sequence[str]], labels: npt.NDArray[np.bool_]) -> Fitted
     keep = np.flatnonzero(np.abs(weights) >= PRUNE)
     terms = list(vocab)
     pruned = {terms[i]: k for k, i in enumerate(keep)}
-    return Fitted(vocab=pruned, idf=idf[keep], weights=weights[keep],
-                  bias=float(model.intercept_[0]))  # fmt: skip
+    return DirectiveHead(vocab=pruned, idf=idf[keep], weights=weights[keep],
+                         bias=float(model.intercept_[0]), info={})  # fmt: skip
 
 
 def folds_of(items: Sequence[Item]) -> npt.NDArray[np.int64]:
@@ -195,7 +175,7 @@ def out_of_fold(items: Sequence[Item], grams: Sequence[Sequence[str]]) -> npt.ND
     out = np.zeros(len(items))
     for f in range(FOLDS):
         train, test = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
-        head = fit([grams[i] for i in train], labels[train]).head()
+        head = fit([grams[i] for i in train], labels[train])
         out[test] = [head.logit(grams[i]) for i in test]
     return out
 
@@ -318,7 +298,7 @@ def train(data: Path, *, document_fpr: float) -> tuple[DirectiveHead, dict[str, 
         "stage": {"candidates": CANDIDATES, "C": STAGE_C, "items": len(rows),
                   "shift": round(stage_shift, 4)},
     }  # fmt: skip
-    return fitted.head(shift, info, replace(stage, shift=stage_shift)), info
+    return replace(fitted, shift=shift, info=info, stage=replace(stage, shift=stage_shift)), info
 
 
 def write(head: DirectiveHead, directory: Path = WEIGHTS_DIR) -> None:
