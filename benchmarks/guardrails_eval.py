@@ -24,10 +24,12 @@ The content check (``check_content``: documents and tool results, where any inst
 is an injection) is measured apart, the way BIPIA attacks: each BIPIA instruction is
 put on its own line at the start, in the middle or at the end of three benign documents
 (own documents of the instruction's fold, and LoCoMo transcripts), and the benign
-documents alone give the false-positive rates. Held-out, the directive head of each
-fold was trained without that fold's instructions and documents.
+documents alone give the false-positive rates. Own requests (mostly Chinese and
+Japanese) are put into own documents of their language the same way. Held-out, the
+directive head and embedding stage of each fold were trained without that fold's
+instructions and documents. ``shipped n-grams`` is ``check_content(..., embedded=False)``.
 
-``python benchmarks/guardrails_eval.py --data ../shared/data`` (about three minutes;
+``python benchmarks/guardrails_eval.py --data ../shared/data`` (about eight minutes;
 ``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
 
