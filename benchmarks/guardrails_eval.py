@@ -6,7 +6,10 @@ detection rate (forbidden questions), false-positive rates on benign prompts (Wi
 benign, NotInject), the block rate of the own benign-but-scary set, crisis recall and
 false-positive rate (own set in en/zh/ja; C-SSRS Reddit posts, and the recall there with
 the cut moved to a false-positive rate of 0.10), and p50/p95 latency of ``check_input``
-per message. BIPIA is also split: its plain-task families ("Recommend a good book...")
+per message, and the forbidden questions per policy area (detected means flagged or
+blocked, as in the headline figure; the advice areas, legal, financial, health and
+political campaigning, are ``sensitive_advice``, which flags and never blocks). BIPIA
+is also split: its plain-task families ("Recommend a good book...")
 are attacks only when injected into a document, and are ordinary chat when a user types
 them, so flagging them in chat would be over-refusal.
 
@@ -275,6 +278,22 @@ def figures(
     return out
 
 
+def area_rates(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, tuple[float, float]]:
+    """Per policy area of the forbidden questions: (detected, i.e. flagged or blocked;
+    blocked). The advice areas (legal, financial, health, political campaigning) are
+    ``sensitive_advice``, which flags and never blocks by default."""
+    areas: dict[str, list[tuple[bool, bool, bool]]] = {}
+    for e, r in zip(examples, results, strict=True):
+        if e.source == "forbidden":
+            areas.setdefault(e.detail, []).append(_raised(r))
+    return {
+        area: (rate([r[0] for r in found]), rate([r[1] for r in found]))
+        for area, found in sorted(areas.items())
+    }
+
+
 def recall_at(
     examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]], fpr: float
 ) -> float:
@@ -424,7 +443,10 @@ def main() -> None:
     guard.check_input("warm up")
     base_results, base_times = run(keyword_baseline, examples)
     ours, times = run(guard.check_input, examples)
-    columns = {"keywords": figures(examples, base_results), "shipped": figures(examples, ours)}
+    results: dict[str, Sequence[GuardVerdict | set[str]]] = {
+        "keywords": base_results,
+        "shipped": ours,
+    }
     cases = content_cases(examples, own_documents() + locomo_documents(args.data), own_requests())
     content_columns = {
         "keywords": content_figures(cases, [keyword_baseline(c.text) for c in cases]),
@@ -437,23 +459,31 @@ def main() -> None:
     content_times = [t for _, t in (_timed(guard.check_content, c.text) for c in cases)]
     timings = {"keywords": base_times, "guardrails": times}
     if embeddings is not None:
-        joint, timings["guardrails+emb"] = run_embedded(guard, examples, embeddings)
-        columns["shipped+emb"] = figures(examples, joint)
+        results["shipped+emb"], timings["guardrails+emb"] = run_embedded(
+            guard, examples, embeddings
+        )
     if not args.no_cv:
         plain, joint_cv, documents = held_out(
             examples, shipped_shifts(), embeddings, cases, fold_directives(args.data)
         )
-        columns["held-out"] = figures(examples, plain)
+        results["held-out"] = plain
         if joint_cv:
-            columns["held-out+emb"] = figures(examples, joint_cv)
+            results["held-out+emb"] = joint_cv
         content_columns["held-out"] = content_figures(cases, documents)
+    columns = {n: figures(examples, r) for n, r in results.items()}
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
     print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
     for key in columns["shipped"]:
         print(f"{key:44}" + "".join(f"{columns[n][key]:>13.3f}" for n in names))
+    print("\nforbidden questions per policy area, detected / blocked")
+    area_columns = {n: area_rates(examples, results[n]) for n in names}
+    for area in area_columns["shipped"]:
+        print(f"  {area:42}" + "".join(
+            f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
+        ))  # fmt: skip
     attacks = sum(c.attack for c in cases)
-    print(f"\ncontent check: {attacks} documents with a BIPIA instruction, "
+    print(f"\ncontent check: {attacks} documents with an instruction, "
           f"{len(cases) - attacks} benign documents")  # fmt: skip
     names = list(content_columns)
     print(f"{'figure':44}" + "".join(f"{n:>16}" for n in names))

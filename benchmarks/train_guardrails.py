@@ -17,7 +17,8 @@
    and Indicator users, who write about suicide without being at risk themselves). The
    shift goes either way: a head whose benign scores sit far below its threshold gets
    more recall.
-5. Joint heads for the intent categories (``EMBEDDING_HEADS``): logistic regression over
+5. Joint heads for the intent categories and short crisis messages
+   (``EMBEDDING_HEADS``): logistic regression over
    the same tf-idf features side by side with the message's memory embedding
    (``miolumi-use-m3``, 512 dimensions, scaled by ``ALPHA``), calibrated like step 4 on
    their own out-of-fold scores (``EMBEDDING_BUDGET``). The harmful, advice and sexual
@@ -28,7 +29,7 @@
    the n-gram heads do. Also tried, on held-out folds: separately trained embedding
    scores added to the n-gram ones, a small MLP over the embedding, other scales, and
    joint heads for the attack categories; each gained less harmful-request recall per
-   benign false positive, and the attack heads gained nothing from the embedding (their
+   benign false positive, and the attack heads lost recall with the embedding (their
    long prompts are poorly summarised by it).
 6. Writes ``miolumi/core/guardrails/weights/guard_model.npz`` (float16 weights, idf,
    bias; the joint heads and neighbours) and ``guard_vocab.json`` (vocabulary, heads,
@@ -79,19 +80,26 @@ C = 16.0
 #: harmful-request head needs the most room (a flag there only records the message),
 #: the long-text attack heads the least (long role-play prompts are mostly benign); a
 #: crisis flag refuses nothing (the reply gains care and resources), and its target is
-#: a false-positive rate of at most 0.10, so the crisis head gets more room too.
+#: a false-positive rate of at most 0.10, so the crisis head gets more room too. The
+#: harmful share was 1.5 until the own set gained some 270 sad but safe messages: easy
+#: negatives widen the pool, so the same share let one more WildGuard prompt through
+#: on held-out folds (0.031); 1.35 keeps it at 0.029.
 BUDGET = {
     "prompt_injection": 0.5,
     "jailbreak": 0.3,
-    "harmful_request": 1.5,
+    "harmful_request": 1.35,
     "sensitive_advice": 0.3,
     "sexual": 0.3,
     "self_harm": 3.0,
 }
-#: Categories with a joint n-gram and embedding head. Not self_harm: a joint crisis head
-#: raised held-out recall on the own set but flagged sad, safe messages ("I feel a bit
-#: lost lately"), and a crisis flag turns the reply into crisis care.
-EMBEDDING_HEADS = ("harmful_request", "sensitive_advice", "sexual")
+#: Categories with a joint n-gram and embedding head. The crisis head (short messages)
+#: too: the embedding tells indirect warning signs ("I told my sister she can have my
+#: guitar") from sadness that is safe, now that the own set holds about ninety sad but
+#: safe look-alikes per language to learn that from (with fewer, the joint crisis head
+#: flagged "I feel a bit lost lately"). Not the attack heads: a joint jailbreak and
+#: injection head lost held-out recall (0.903 against 0.922 for jailbreaks) and raised
+#: NotInject false positives; long prompts are poorly summarised by the embedding.
+EMBEDDING_HEADS = ("harmful_request", "sensitive_advice", "sexual", "self_harm")
 #: Scale of the embedding next to the (unit-length) tf-idf vector in the joint heads.
 ALPHA = 1.0
 #: Categories whose joint heads also read the nearest labelled examples
@@ -106,8 +114,10 @@ NEIGHBOUR_WEIGHT = 7.5
 #: shared harmful item is stored; with the shared ones added, held-out recall was lower.
 NEIGHBOUR_SOURCES = ("own:", "wildguard")
 #: The joint heads' budget: they separate harmful requests from benign look-alikes
-#: better, so the harmful head keeps its recall with a smaller share.
-EMBEDDING_BUDGET = {**BUDGET, "harmful_request": 1.0}
+#: better, so the harmful head keeps its recall with a smaller share; the joint crisis
+#: head keeps held-out recall near 0.9 or above in en, zh and ja with two thirds of the
+#: n-gram head's share (three: false positives on sad messages rose, recall barely).
+EMBEDDING_BUDGET = {**BUDGET, "harmful_request": 1.0, "self_harm": 2.0}
 
 
 @dataclass(frozen=True, kw_only=True)

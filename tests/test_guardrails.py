@@ -34,6 +34,7 @@ from miolumi.core.guardrails.classifier import (
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
+from miolumi.core.guardrails.normalize import MAX_CHARS, clip, unread_parts
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.core.relationship import AgeStatus
@@ -419,6 +420,33 @@ def test_long_texts_are_scored_by_the_long_crisis_head() -> None:
     long = model.scores(normalize("sad " + "and then some more words " * (LONG_TEXT // 20)))
     assert LONG_HEAD not in short and LONG_HEAD not in long
     assert short["self_harm"] > 0.9 and long["self_harm"] < 0.1
+
+
+def test_unread_parts_cover_the_middle_of_a_long_text() -> None:
+    text = "".join(f"{i:05d} " for i in range(2000))  # 12,000 characters
+    parts = unread_parts(text, most=20)
+    assert parts and all(len(p) == MAX_CHARS for p in parts)
+    assert clip(text)[:900] == text[:900] and "01000 " in "".join(parts)
+    assert len(unread_parts(text, most=3)) == 3
+    assert unread_parts("short", most=8) == [] and unread_parts(text[:MAX_CHARS], most=8) == []
+
+
+@pytest.mark.parametrize(("bias", "caught"), [(-1.0, True), (-3.0, False)])
+def test_a_borderline_long_message_has_its_middle_read(bias: float, caught: bool) -> None:
+    model = GuardClassifier(
+        heads=("jailbreak", "prompt_injection"),
+        vocab={"calm": 0, "zebra": 1},
+        idf=np.ones(2, dtype=np.float32),
+        weights=np.array([[0.0, 0.0], [30.0, 0.0]], dtype=np.float32),
+        bias=np.array([bias, -5.0], dtype=np.float32),
+        info={},
+    )
+    guard = Guardrails(classifier=model)
+    text = "calm " * 300 + "zebra " + "calm " * 300
+    assert "zebra" not in clip(text)
+    assert guard.check_input("calm " * 600).action == "allow"
+    verdict = guard.check_input(text)
+    assert ("jailbreak" in verdict.categories) is caught, verdict.reason
 
 
 def test_joint_heads_answer_only_when_given_an_embedding() -> None:

@@ -13,8 +13,8 @@ the n-gram features and the embedding, with their own calibration: the embedding
 what a request is for across wordings, the n-grams what it literally says. The first
 three also read how much nearer the message is to a written harmful example than to
 anything else (:mod:`miolumi.core.guardrails.neighbours`). Without an
-embedding, or for the attack heads (whose held-out figures the embedding did not
-improve), the n-gram heads answer alone.
+embedding, or for the attack heads (whose held-out figures the embedding made
+worse), the n-gram heads answer alone.
 
 Weights are plain arrays (``weights/guard_model.npz``: float16 weights and idf) and the
 vocabulary is JSON (``weights/guard_vocab.json``), both written by

@@ -35,7 +35,7 @@ from miolumi.core.guardrails.content import (
 )
 from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
-from miolumi.core.guardrails.normalize import Normalized, clip, normalize
+from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
@@ -75,6 +75,14 @@ _CONTENT_CATEGORIES: tuple[Category, ...] = ("prompt_injection", "jailbreak")
 _CONTENT_HEAD_FLOOR = 0.9
 #: Earlier user messages read together with the current one (a crisis said over turns).
 HISTORY_WINDOW = 2
+#: A long message (longer than the clip read at once) with an attack score from
+#: ``ATTACK_RECHECK`` up to the flag threshold also has its unread middle scored, in at
+#: most ``ATTACK_WINDOWS`` windows, and keeps each attack category's highest score: a
+#: jailbreak template can bury its instructions between a harmless opening and ending.
+#: Only borderline long messages pay for it (held-out: no long benign prompt crossed).
+ATTACK_RECHECK = 0.2
+ATTACK_WINDOWS = 8
+_ATTACKS: tuple[Category, ...] = ("jailbreak", "prompt_injection")
 #: The language of a message is told from its opening characters (enough, and cheap).
 _LANGUAGE_CHARS = 400
 _SHINGLE_WORDS = 7
@@ -223,12 +231,27 @@ class Guardrails:
             return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
         normalized = normalize(text)
         scores = self.scores(normalized, embedding=embedding)
+        self._recheck_long(text, scores, policy)
         if history:
             recent = normalize(" \n".join([*history[-HISTORY_WINDOW:], text]))
             joined = self.scores(recent)["self_harm"]
             scores["self_harm"] = max(scores["self_harm"], 0.9 * joined)
         age = self.age(user_id, text, history)
         return self._decide(scores, policy=policy, age=age, language=language)
+
+    def _recheck_long(self, text: str, scores: dict[str, float], policy: GuardPolicy) -> None:
+        """Raise the attack scores of a borderline long message to its middle's, in place."""
+        borderline = [
+            c
+            for c in _ATTACKS
+            if ATTACK_RECHECK <= scores[c] < (policy.threshold(c).flag_at or 1.0)
+        ]
+        if not borderline:
+            return
+        for part in unread_parts(text, most=ATTACK_WINDOWS):
+            found = self.classifier.scores(normalize(part))
+            for category in borderline:
+                scores[category] = max(scores[category], found.get(category, 0.0))
 
     async def acheck_input(
         self,

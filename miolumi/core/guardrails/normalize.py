@@ -130,6 +130,23 @@ def clip(text: str) -> str:
     return f"{text[:_HEAD]}\n{text[-(MAX_CHARS - _HEAD) :]}"
 
 
+def unread_parts(text: str, *, most: int) -> list[str]:
+    """Windows of ``MAX_CHARS`` over the middle of a text that :func:`clip` leaves out.
+
+    Every window is ``MAX_CHARS`` long (the last one ends where the read tail begins), so
+    it reads like a whole message; at most ``most`` of them, spread evenly over the middle
+    when it holds more. None for a text short enough to be read whole.
+    """
+    if len(text) <= MAX_CHARS:
+        return []
+    end = len(text) - (MAX_CHARS - _HEAD)
+    starts = [max(0, min(s, end - MAX_CHARS)) for s in range(_HEAD, end, MAX_CHARS)]
+    if len(starts) > most:
+        step = len(starts) / most
+        starts = [starts[int(i * step)] for i in range(most)]
+    return [text[s : s + MAX_CHARS] for s in starts]
+
+
 def _join_letters(match: re.Match[str]) -> str:
     """Join spaced letters: ``k i l l`` is ``kill``; ``k.i.l.l m.e`` is ``kill me``."""
     run = match.group(0)
