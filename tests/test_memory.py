@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from miolumi.core.memory.store import collection_name
 from miolumi.db.schema_memory import MemoryScope
 from miolumi.errors import (
     ConfigError,
+    EmbeddingError,
     MemoryInputError,
     MemoryNotFoundError,
     MemoryStoreError,
@@ -177,6 +180,8 @@ def test_update_and_delete(memory: MemoryManager) -> None:
 
 _WRITER = """
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from miolumi.config import load_settings
 from miolumi.core.memory import MemoryManager
 m = MemoryManager(settings=load_settings())
@@ -326,3 +331,55 @@ def test_a_read_while_a_write_lands_does_not_hide_the_write(
     monkeypatch.undo()
     texts = sorted(m.text for m in memory.memories("ada"))
     assert texts == ["I have two cats.", "I live in Paris."]
+
+
+# Query embeddings ------------------------------------------------------------------------
+
+
+def test_a_query_embedded_by_one_thread_is_not_embedded_again_by_another(
+    memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = memory.embedder
+    real = embedder.embed_query
+    started, release = threading.Event(), threading.Event()
+    embedded: list[str] = []
+
+    def slow(input: list[str]) -> Any:
+        embedded.extend(input)
+        started.set()
+        assert release.wait(10)
+        return real(input)
+
+    monkeypatch.setattr(embedder, "embed_query", slow)
+    text = "What did I say about my sister?"
+    assert memory.cached_query_embedding(text) is None
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(memory.query_embedding, text)
+        assert started.wait(10)
+        second = pool.submit(memory.query_embedding, f"  {text} ")  # joins the first
+        release.set()
+        vectors = [first.result(10), second.result(10)]
+    assert embedded == [text]
+    assert vectors[0] is vectors[1]
+    assert memory.cached_query_embedding(f"{text}\n") is vectors[0]
+
+
+def test_a_failed_query_embedding_is_not_cached_and_is_tried_again(
+    memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = memory.embedder
+    real = embedder.embed_query
+    calls: list[str] = []
+
+    def flaky(input: list[str]) -> Any:
+        calls.extend(input)
+        if len(calls) == 1:
+            raise RuntimeError("the model is not there")
+        return real(input)
+
+    monkeypatch.setattr(embedder, "embed_query", flaky)
+    with pytest.raises(EmbeddingError, match="the model is not there"):
+        memory.query_embedding("my cat")
+    assert memory.cached_query_embedding("my cat") is None
+    assert memory.query_embedding("my cat").shape == (512,)
+    assert calls == ["my cat", "my cat"]
