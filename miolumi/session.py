@@ -235,26 +235,23 @@ class ChatSession:
             conversations.acquire_lease, self.engine, thread_id=thread_id, holder=holder
         )
         released = False
-
-        async def release() -> None:
-            nonlocal released
-            released = True
-            await asyncio.to_thread(
-                conversations.release_lease, self.engine, thread_id=thread_id, holder=holder
-            )
-
         try:
-            async for event in self._turn(text):
+            async for event in self._turn(text, holder=holder):
                 if event["type"] == "turn_end":
-                    # Stored: free the thread before the caller hears of it, so a next turn
-                    # sent on turn_end (from any process) is never refused as busy.
-                    await release()
+                    # Stored, and the thread freed with the record before the caller hears
+                    # of it, so a next turn sent on turn_end (from any process) is never
+                    # refused as busy.
+                    released = True
                 yield event
         finally:
             if not released:
-                await asyncio.shield(release())
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        conversations.release_lease, self.engine, thread_id=thread_id, holder=holder
+                    )
+                )
 
-    async def _turn(self, text: str) -> AsyncIterator[Event]:
+    async def _turn(self, text: str, *, holder: str) -> AsyncIterator[Event]:
         end: TurnEndEvent | None = None
         pace = Pace(window=self.pace_window)
         async for item in self.graph.astream(
@@ -281,6 +278,7 @@ class ChatSession:
             product=self.product,
             agent_id=self.agent_id,
             turns=end["turn"],
+            release=holder,
         )
         self.completed_turns = end["turn"]
         # Last, and only once the checkpoint and the record are written: a client that saw
