@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,8 +178,6 @@ def test_update_and_delete(memory: MemoryManager) -> None:
 
 _WRITER = """
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from miolumi.config import load_settings
 from miolumi.core.memory import MemoryManager
 m = MemoryManager(settings=load_settings())
@@ -336,32 +332,25 @@ def test_a_read_while_a_write_lands_does_not_hide_the_write(
 # Query embeddings ------------------------------------------------------------------------
 
 
-def test_a_query_embedded_by_one_thread_is_not_embedded_again_by_another(
+def test_a_cached_query_embedding_is_read_without_embedding(
     memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedder = memory.embedder
     real = embedder.embed_query
-    started, release = threading.Event(), threading.Event()
     embedded: list[str] = []
 
-    def slow(input: list[str]) -> Any:
+    def spy(input: list[str]) -> Any:
         embedded.extend(input)
-        started.set()
-        assert release.wait(10)
         return real(input)
 
-    monkeypatch.setattr(embedder, "embed_query", slow)
+    monkeypatch.setattr(embedder, "embed_query", spy)
     text = "What did I say about my sister?"
     assert memory.cached_query_embedding(text) is None
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(memory.query_embedding, text)
-        assert started.wait(10)
-        second = pool.submit(memory.query_embedding, f"  {text} ")  # joins the first
-        release.set()
-        vectors = [first.result(10), second.result(10)]
+    assert embedded == []  # asking the cache never embeds
+    vector = memory.query_embedding(f"  {text} ")
+    assert memory.cached_query_embedding(f"{text}\n") is vector
+    assert memory.query_embedding(text) is vector
     assert embedded == [text]
-    assert vectors[0] is vectors[1]
-    assert memory.cached_query_embedding(f"{text}\n") is vectors[0]
 
 
 def test_a_failed_query_embedding_is_not_cached_and_is_tried_again(

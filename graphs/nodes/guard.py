@@ -1,8 +1,8 @@
 """Guardrails in the turn: ``guard_input`` (right after ``receive``) and the reply gate.
 
-``guard_input`` checks the user's message, with its memory embedding (computed once per
-turn, started by ``receive``, see ``embedding.py``). Allowed and flagged messages go on (a flag
-can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
+``guard_input`` checks the user's message, with its memory embedding (computed here once
+per turn, in the thread that checks, see ``embedding.py``). Allowed and flagged messages
+go on (a flag can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
 stay oneself for a manipulation attempt, care for individual advice); a blocked message
 is answered with the policy's refusal in the companion's voice, and the turn goes
 straight to ``finish``. Every flag and block emits a ``guard`` event and is recorded for
@@ -100,7 +100,7 @@ def make_guard_input(product: str | None) -> Node:
         services = context.resources()
         guard = services.guardrails
         history = [m.text for m in state.messages if isinstance(m, HumanMessage)]
-        # Got in the thread that checks, when ``receive``'s embedding is still under way.
+        # Not cached yet: embedded in the thread that checks (one hop for both).
         vector = lazy_message_embedding(services, state.user_input, model=guard.embedding_model)
         verdict = await guard.acheck_input(
             state.user_input,

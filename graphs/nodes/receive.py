@@ -1,7 +1,4 @@
-"""``receive``: the first node; validates the user's message before anything is spent.
-
-A valid message starts being embedded at once (see ``embedding.py``).
-"""
+"""``receive``: the first node; validates the user's message before anything is spent."""
 
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ from langgraph.runtime import Runtime
 
 from miolumi.errors import EmptyMessageError, MessageTooLongError
 from miolumi.graphs.context import TurnContext
-from miolumi.graphs.nodes.embedding import start_message_embedding
 from miolumi.graphs.state import TurnState
 from miolumi.services import default_services
 
@@ -23,12 +19,10 @@ async def receive(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[st
         # Built once per process from the environment (plugins, personas on disk): do that
         # off the event loop, which a server shares with every other conversation.
         await asyncio.to_thread(default_services)
-    services = runtime.context.resources()
-    limit = services.settings.max_message_chars
+    limit = runtime.context.resources().settings.max_message_chars
     text = state.user_input.strip()
     if not text:
         raise EmptyMessageError()
     if len(text) > limit:
         raise MessageTooLongError(length=len(text), limit=limit)
-    start_message_embedding(services, text)  # read by guard_input, emotion and recall
     return {"user_input": text, "reply": "", "model": "", "usage": None}

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -161,8 +160,6 @@ class MemoryManager:
         self._collections: dict[str, Collection] = {}
         self._indexes: OrderedDict[str, ScopeIndex] = OrderedDict()
         self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._embedding: dict[str, Future[npt.NDArray[np.float32]]] = {}
-        """Query texts being embedded now, with the future of their vector."""
         self._queries_lock = threading.Lock()
 
     # Resources ---------------------------------------------------------------------------
@@ -190,39 +187,19 @@ class MemoryManager:
 
         The last `CACHED_QUERIES` are kept, so a turn that hands its message's embedding to
         the emotion engine (see ``graphs/nodes/emotion.py``) does not pay for it again when
-        :meth:`search` recalls memories for the same message; a call for a text another
-        thread is embedding waits for that result instead of embedding it again. Raises
-        `MemoryInputError` for text that cannot be a query (empty, too long),
-        `EmbeddingError` if embedding fails.
+        :meth:`search` recalls memories for the same message. Raises `MemoryInputError` for
+        text that cannot be a query (empty, too long), `EmbeddingError` if embedding fails.
         """
         text = _check_text(text, "query")
-        with self._queries_lock:
-            cached = self._queries.get(text)
-            if cached is not None:
-                self._queries.move_to_end(text)
-                return cached
-            running = self._embedding.get(text)
-            if running is None:
-                running = self._embedding[text] = Future()
-                owner = True
-            else:
-                owner = False
-        if not owner:
-            return running.result()
-        try:
-            vector: npt.NDArray[np.float32] = embed_queries(self.embedder, [text])[0]
-            vector.setflags(write=False)
-        except BaseException as exc:
-            with self._queries_lock:
-                del self._embedding[text]
-            running.set_exception(exc)
-            raise
+        cached = self.cached_query_embedding(text)
+        if cached is not None:
+            return cached
+        vector: npt.NDArray[np.float32] = embed_queries(self.embedder, [text])[0]
+        vector.setflags(write=False)
         with self._queries_lock:
             self._queries[text] = vector
             while len(self._queries) > CACHED_QUERIES:
                 self._queries.popitem(last=False)
-            del self._embedding[text]
-        running.set_result(vector)
         return vector
 
     def cached_query_embedding(self, text: str) -> npt.NDArray[np.float32] | None:
