@@ -269,17 +269,24 @@ class ChatSession:
                 yield event
         if end is None:
             raise RuntimeError("the turn graph finished without a turn_end event")
-        await prune_thread(self.saver, self.thread_id)
-        await asyncio.to_thread(
-            conversations.record_turn,
-            self.engine,
-            thread_id=self.thread_id,
-            user_id=self.user_id,
-            product=self.product,
-            agent_id=self.agent_id,
-            turns=end["turn"],
-            release=holder,
+        # The checkpoint file and the relational database: pruned and recorded side by side.
+        outcomes = await asyncio.gather(
+            prune_thread(self.saver, self.thread_id),
+            asyncio.to_thread(
+                conversations.record_turn,
+                self.engine,
+                thread_id=self.thread_id,
+                user_id=self.user_id,
+                product=self.product,
+                agent_id=self.agent_id,
+                turns=end["turn"],
+                release=holder,
+            ),
+            return_exceptions=True,
         )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         self.completed_turns = end["turn"]
         # Last, and only once the checkpoint and the record are written: a client that saw
         # turn_end can count on the turn surviving a crash or restart of this process.
