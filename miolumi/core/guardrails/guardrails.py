@@ -223,8 +223,8 @@ class Guardrails:
     ) -> GuardVerdict:
         """:meth:`check_input` (off the event loop), then the judge on a borderline score.
 
-        ``embedding`` may be a function returning it, called in the same worker thread
-        (one thread hop to get the vector and check, when it is still being computed).
+        ``embedding`` may be a function returning it, called in the same worker thread:
+        one thread hop gets the vector and checks, when the caller does not have it yet.
         """
 
         def check() -> GuardVerdict:
