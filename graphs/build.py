@@ -51,8 +51,9 @@ def turn_builder(
     right before ``generate`` and sends a stopped turn (with ``budget_message``) to ``finish``.
     ``emotion`` reads the user's message right after ``receive`` (emotion and orb events);
     ``after_turn`` nodes run once ``turn_end`` is out (Lumi: its seed and snapshots).
-    ``retrieve_memories`` runs after ``emotion`` (the prompt gets the memories with their
-    dates); ``write_memories`` right after ``finish`` hands the exchange to the background
+    ``retrieve_memories`` runs after ``emotion``, beside the ``before_generate`` nodes (the
+    prompt gets the memories with their dates; those nodes must not read them);
+    ``write_memories`` right after ``finish`` hands the exchange to the background
     writer, so the reply never waits for it.
     ``guard_input`` checks the message right after ``receive`` with ``product``'s policy;
     a blocked message is refused and goes straight to ``finish``. ``guard_documents``
@@ -73,17 +74,22 @@ def turn_builder(
     builder.add_edge(START, "receive")
     for name, node in (*before_generate, *after_generate):
         builder.add_node(name, node)
-    chain = ["receive", "guard_input", "guard_documents", "emotion", "retrieve_memories"]
-    chain += [*(n for n, _ in before_generate), "budget"]
+    chain = ["receive", "guard_input", "emotion", *(n for n, _ in before_generate), "budget"]
     chain += ["generate", *(n for n, _ in after_generate), "finish"]
     for source, target in pairwise(chain):
-        if source not in ("budget", "guard_input"):
+        if source not in ("budget", "guard_input") and target != "budget":
             builder.add_edge(source, target)
+    # Recall runs beside the product's nodes before the budget (one step, not two in a
+    # row: its thread hop overlaps theirs); the budget waits for both.
+    builder.add_edge("emotion", "retrieve_memories")
+    beside = [n for n, _ in before_generate][-1:]
+    builder.add_edge(["retrieve_memories", *beside], "budget")
     builder.add_conditional_edges(
         "guard_input",
         after_input,
         {"documents": "guard_documents", "continue": "emotion", "finish": "finish"},
     )
+    builder.add_edge("guard_documents", "emotion")
     builder.add_conditional_edges("budget", after_budget, ["generate", "finish"])
     tail = ["finish", "write_memories", *(n for n, _ in after_turn), END]
     for name, node in after_turn:

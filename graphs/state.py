@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
+from langgraph.channels import UntrackedValue
 from langgraph.graph.message import add_messages
 
 from miolumi.core.memory.types import RecalledMemory
+from miolumi.core.relationship import AgeStatus, RelationshipState, Step, TurnSignal
 from miolumi.events import RelationshipEvent, Usage
 
 
@@ -33,6 +35,19 @@ class TurnOutput(TypedDict):
     """Number of completed turns in the thread, this one included."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlannedStep:
+    """Mio: the relationship step worked out before the reply, and what it started from."""
+
+    before: RelationshipState
+    """The stored relationship the step was worked out from."""
+    age: AgeStatus
+    """The stored age it was worked out with."""
+    signal: TurnSignal
+    """What the turn told the engine."""
+    step: Step
+
+
 @dataclass(kw_only=True)
 class TurnState:
     """The full state of a thread, checkpointed after each completed turn."""
@@ -52,6 +67,9 @@ class TurnState:
     relationship: RelationshipEvent | None = None
     """Mio: the relationship stage this turn is played at, planned before the reply and
     cleared once stored after it."""
+    planned_step: Annotated[PlannedStep | None, UntrackedValue(object)] = None
+    """Mio: the step behind ``relationship``, kept in memory for this run only (never
+    checkpointed): ``relationship`` stores it unless the stored relationship changed."""
     budget_action: str = "ok"
     """What the budget check decided for this turn: ``ok``, ``warn``, ``degrade`` (a
     cheaper model; later steps may also save on extras such as speech) or ``stop``."""

@@ -235,26 +235,23 @@ class ChatSession:
             conversations.acquire_lease, self.engine, thread_id=thread_id, holder=holder
         )
         released = False
-
-        async def release() -> None:
-            nonlocal released
-            released = True
-            await asyncio.to_thread(
-                conversations.release_lease, self.engine, thread_id=thread_id, holder=holder
-            )
-
         try:
-            async for event in self._turn(text):
+            async for event in self._turn(text, holder=holder):
                 if event["type"] == "turn_end":
-                    # Stored: free the thread before the caller hears of it, so a next turn
-                    # sent on turn_end (from any process) is never refused as busy.
-                    await release()
+                    # Stored, and the thread freed with the record before the caller hears
+                    # of it, so a next turn sent on turn_end (from any process) is never
+                    # refused as busy.
+                    released = True
                 yield event
         finally:
             if not released:
-                await asyncio.shield(release())
+                await asyncio.shield(
+                    asyncio.to_thread(
+                        conversations.release_lease, self.engine, thread_id=thread_id, holder=holder
+                    )
+                )
 
-    async def _turn(self, text: str) -> AsyncIterator[Event]:
+    async def _turn(self, text: str, *, holder: str) -> AsyncIterator[Event]:
         end: TurnEndEvent | None = None
         pace = Pace(window=self.pace_window)
         async for item in self.graph.astream(
@@ -272,16 +269,24 @@ class ChatSession:
                 yield event
         if end is None:
             raise RuntimeError("the turn graph finished without a turn_end event")
-        await prune_thread(self.saver, self.thread_id)
-        await asyncio.to_thread(
-            conversations.record_turn,
-            self.engine,
-            thread_id=self.thread_id,
-            user_id=self.user_id,
-            product=self.product,
-            agent_id=self.agent_id,
-            turns=end["turn"],
+        # The checkpoint file and the relational database: pruned and recorded side by side.
+        outcomes = await asyncio.gather(
+            prune_thread(self.saver, self.thread_id),
+            asyncio.to_thread(
+                conversations.record_turn,
+                self.engine,
+                thread_id=self.thread_id,
+                user_id=self.user_id,
+                product=self.product,
+                agent_id=self.agent_id,
+                turns=end["turn"],
+                release=holder,
+            ),
+            return_exceptions=True,
         )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         self.completed_turns = end["turn"]
         # Last, and only once the checkpoint and the record are written: a client that saw
         # turn_end can count on the turn surviving a crash or restart of this process.

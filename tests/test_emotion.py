@@ -23,6 +23,8 @@ from miolumi.core.emotion import (
     ease_in_out,
     orb_for,
 )
+from miolumi.core.emotion import engine as engine_module
+from miolumi.core.emotion import features as features_module
 from miolumi.core.emotion.classifier import (
     EMBEDDING_DIMENSIONS,
     WEIGHTS_DIR,
@@ -343,6 +345,26 @@ def test_the_chinese_head_pools_its_cue_words() -> None:
     assert int(np.argmax(added)) == LABELS.index("fear")
     calm = normalize("今天天气")  # no cue word: nothing added
     assert head.scores(calm) == pytest.approx(without.scores(calm))
+
+
+def test_a_chinese_message_has_its_cue_words_counted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "我好害怕，真的很担心明天的手术"
+    before = engine.read(text)
+    counted: list[str] = []
+
+    def counting(text: str, language: str) -> dict[str, int]:
+        counted.append(language)
+        return cue_counts(text, language)
+
+    monkeypatch.setattr(features_module, "cue_counts", counting)
+    monkeypatch.setattr(engine_module, "cue_counts", counting)
+    after = engine.read(text)
+    assert counted == ["zh"]  # by the engine; the Chinese head reuses its counts
+    assert after[0] == pytest.approx(before[0]) and after[1:] == before[1:]
+    engine.read("私はとても怖い")  # Japanese: the head counts its own (Chinese) cues
+    assert counted[1:] == ["ja", "zh"]
 
 
 def test_weights_without_cue_columns_still_load_and_damaged_ones_name_the_fix(

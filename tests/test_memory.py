@@ -20,6 +20,7 @@ from miolumi.core.memory.store import collection_name
 from miolumi.db.schema_memory import MemoryScope
 from miolumi.errors import (
     ConfigError,
+    EmbeddingError,
     MemoryInputError,
     MemoryNotFoundError,
     MemoryStoreError,
@@ -326,3 +327,48 @@ def test_a_read_while_a_write_lands_does_not_hide_the_write(
     monkeypatch.undo()
     texts = sorted(m.text for m in memory.memories("ada"))
     assert texts == ["I have two cats.", "I live in Paris."]
+
+
+# Query embeddings ------------------------------------------------------------------------
+
+
+def test_a_cached_query_embedding_is_read_without_embedding(
+    memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = memory.embedder
+    real = embedder.embed_query
+    embedded: list[str] = []
+
+    def spy(input: list[str]) -> Any:
+        embedded.extend(input)
+        return real(input)
+
+    monkeypatch.setattr(embedder, "embed_query", spy)
+    text = "What did I say about my sister?"
+    assert memory.cached_query_embedding(text) is None
+    assert embedded == []  # asking the cache never embeds
+    vector = memory.query_embedding(f"  {text} ")
+    assert memory.cached_query_embedding(f"{text}\n") is vector
+    assert memory.query_embedding(text) is vector
+    assert embedded == [text]
+
+
+def test_a_failed_query_embedding_is_not_cached_and_is_tried_again(
+    memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = memory.embedder
+    real = embedder.embed_query
+    calls: list[str] = []
+
+    def flaky(input: list[str]) -> Any:
+        calls.extend(input)
+        if len(calls) == 1:
+            raise RuntimeError("the model is not there")
+        return real(input)
+
+    monkeypatch.setattr(embedder, "embed_query", flaky)
+    with pytest.raises(EmbeddingError, match="the model is not there"):
+        memory.query_embedding("my cat")
+    assert memory.cached_query_embedding("my cat") is None
+    assert memory.query_embedding("my cat").shape == (512,)
+    assert calls == ["my cat", "my cat"]

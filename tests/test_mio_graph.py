@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import SystemMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miolumi.core.relationship import AgeStatus
+from miolumi.core.relationship import AgeStatus, RelationshipEngine, Step, signal_from_text
 from miolumi.db.schema_mio import Agent
 from miolumi.events import Event, RelationshipEvent
+from miolumi.graphs.nodes import relationship as relationship_node
 from miolumi.graphs.nodes.relationship import emotion_signal
 from miolumi.graphs.state import TurnState
 from miolumi.mio.prompts import CLOSING_RULES, MINOR_RULE, UNCONFIRMED_RULE
@@ -62,6 +65,63 @@ async def test_each_turn_emits_and_stores_the_relationship(make_services: Servic
     assert CLOSING_RULES in prompt
     # Kai's ladder is non-romantic, so the adult reminder has no reason to be there.
     assert UNCONFIRMED_RULE not in prompt
+
+
+def count_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the relationship steps the graph works out (one entry per step)."""
+    counted: list[int] = []
+    real = relationship_node.ENGINE.step
+
+    def counting(*args: Any, **kwargs: Any) -> Step:
+        counted.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(relationship_node.ENGINE, "step", counting)
+    return counted
+
+
+async def test_a_turn_works_its_relationship_step_out_once(
+    make_services: ServicesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services(["Hey you!"])
+    steps = count_steps(monkeypatch)
+    async with ChatSession.open(user_id="u1", agent_id="kai", services=services) as chat:
+        first = await run(chat, "hi, thanks for being here!")
+        assert len(steps) == 1
+        second = await run(chat, "Honestly my boss has been awful to me all week.")
+    assert len(steps) == 2
+    ladder = services.personas.get("kai").relationship.ladder()
+    stored = services.relationships.load("u1", "kai", ladder=ladder)
+    assert stored.turns == 2
+    (event,) = relationship_events(second)
+    assert event["axes"] == stored.axes.as_dict()  # the planned step is the stored one
+    assert relationship_events(first)[0]["axes"] != event["axes"]
+
+
+async def test_a_step_another_turn_stored_meanwhile_is_built_on(
+    make_services: ServicesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services(["Hey you!"])
+    store = services.relationships
+    ladder = services.personas.get("kai").relationship.ladder()
+    real = store.advance
+
+    def another_turn_lands_first(*args: Any, **kwargs: Any) -> Step:
+        other = RelationshipEngine().step(
+            store.load("u1", "kai", ladder=ladder),
+            signal_from_text("hello", at=datetime.now(UTC)),
+            ladder=ladder,
+            age=AgeStatus.UNKNOWN,
+        )
+        store.save(other)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "advance", another_turn_lands_first)
+    steps = count_steps(monkeypatch)
+    async with ChatSession.open(user_id="u1", agent_id="kai", services=services) as chat:
+        await run(chat, "hi, thanks for being here!")
+    assert len(steps) == 2  # planned from 0 turns, worked out again from 1
+    assert store.load("u1", "kai", ladder=ladder).turns == 2
 
 
 async def test_the_agent_row_keeps_the_loaded_config(make_services: ServicesFactory) -> None:

@@ -247,3 +247,20 @@ def test_an_expired_lease_is_taken_over(make_services: ServicesFactory) -> None:
     conversations.release_lease(engine, thread_id="t1", holder="alive")
     conversations.acquire_lease(engine, thread_id="t1", holder="third")
     engine.dispose()
+
+
+def test_recording_a_turn_ends_its_lease_in_the_same_transaction(
+    make_services: ServicesFactory,
+) -> None:
+    services = make_services()
+    engine = open_database(services.settings.relational_url)
+    record = {"thread_id": "t1", "user_id": "u1", "product": "mio", "agent_id": "mio"}
+    conversations.acquire_lease(engine, thread_id="t1", holder="alive")
+    conversations.record_turn(engine, **record, turns=1, release="other")  # not its lease
+    with pytest.raises(ThreadBusyError):
+        conversations.acquire_lease(engine, thread_id="t1", holder="next")
+    conversations.record_turn(engine, **record, turns=2, release="alive")
+    conversations.acquire_lease(engine, thread_id="t1", holder="next")
+    info = conversations.get(engine, "t1")
+    assert info is not None and info.turns == 2
+    engine.dispose()

@@ -1,8 +1,8 @@
 """Guardrails in the turn: ``guard_input`` (right after ``receive``) and the reply gate.
 
 ``guard_input`` checks the user's message, with its memory embedding (computed here once
-per turn, see ``embedding.py``). Allowed and flagged messages go on (a flag
-can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
+per turn, in the thread that checks, see ``embedding.py``). Allowed and flagged messages
+go on (a flag can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
 stay oneself for a manipulation attempt, care for individual advice); a blocked message
 is answered with the policy's refusal in the companion's voice, and the turn goes
 straight to ``finish``. Every flag and block emits a ``guard`` event and is recorded for
@@ -37,7 +37,7 @@ from miolumi.core.guardrails import (
 from miolumi.core.relationship import AgeStatus
 from miolumi.events import GuardEvent
 from miolumi.graphs.context import TurnContext
-from miolumi.graphs.nodes.embedding import message_embedding
+from miolumi.graphs.nodes.embedding import lazy_message_embedding
 from miolumi.graphs.pace import Writer, stream_writer
 from miolumi.graphs.state import TurnState
 from miolumi.mio.registry import DEFAULT_PERSONA
@@ -99,7 +99,8 @@ def make_guard_input(product: str | None) -> Node:
         services = context.resources()
         guard = services.guardrails
         history = [m.text for m in state.messages if isinstance(m, HumanMessage)]
-        vector = await message_embedding(services, state.user_input, model=guard.embedding_model)
+        # Not cached yet: embedded in the thread that checks (one hop for both).
+        vector = lazy_message_embedding(services, state.user_input, model=guard.embedding_model)
         verdict = await guard.acheck_input(
             state.user_input,
             user_id=context.user_id,

@@ -2,9 +2,10 @@
 
 ``plan_relationship`` runs before ``generate`` so the reply is played at this turn's
 stage (a user who just said they are a minor is answered as one at once).
-``relationship`` runs after ``generate``: it stores the step, emits the
-``relationship`` event and tells plugins about stage changes. Nothing is stored when
-the reply fails, so a failed turn leaves the relationship as it was.
+``relationship`` runs after ``generate``: it stores the planned step (worked out once,
+again only if the stored relationship changed meanwhile), emits the ``relationship``
+event and tells plugins about stage changes. Nothing is stored when the reply fails, so
+a failed turn leaves the relationship as it was.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from langgraph.runtime import Runtime
 
 from miolumi import events
 from miolumi.core.relationship import (
+    AgeStatus,
     EmotionSignal,
     RelationshipEngine,
+    RelationshipState,
     Step,
     TurnSignal,
     signal_from_text,
@@ -28,7 +31,7 @@ from miolumi.core.relationship import (
 from miolumi.events import RelationshipEvent
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.pace import stream_writer
-from miolumi.graphs.state import TurnState
+from miolumi.graphs.state import PlannedStep, TurnState
 from miolumi.mio.agents import ensure_agent
 from miolumi.mio.persona import Persona
 from miolumi.mio.registry import DEFAULT_PERSONA
@@ -67,11 +70,11 @@ def speaking_persona(context: TurnContext) -> Persona:
     return context.resources().personas.get(context.agent_id or DEFAULT_PERSONA)
 
 
-def _step(services: Services, user_id: str, persona: Persona, signal: TurnSignal) -> Step:
+def _plan(services: Services, user_id: str, persona: Persona, signal: TurnSignal) -> PlannedStep:
     ladder = persona.relationship.ladder()
-    store = services.relationships
-    current = store.load(user_id, persona.id, ladder=ladder)
-    return ENGINE.step(current, signal, ladder=ladder, age=store.age(user_id))
+    before, age = services.relationships.current(user_id, persona.id, ladder=ladder)
+    step = ENGINE.step(before, signal, ladder=ladder, age=age)
+    return PlannedStep(before=before, age=age, signal=signal, step=step)
 
 
 def relationship_view(persona: Persona, step: Step, *, at: datetime) -> RelationshipEvent:
@@ -99,31 +102,43 @@ async def plan_relationship(state: TurnState, *, runtime: Runtime[TurnContext]) 
     persona = speaking_persona(runtime.context)
     at = datetime.now(UTC)
     signal = turn_signal(state, at=at)
-    step = await asyncio.to_thread(
-        _step, runtime.context.resources(), runtime.context.user_id, persona, signal
+    planned = await asyncio.to_thread(
+        _plan, runtime.context.resources(), runtime.context.user_id, persona, signal
     )
-    return {"relationship": relationship_view(persona, step, at=at)}
+    view = relationship_view(persona, planned.step, at=at)
+    return {"relationship": view, "planned_step": planned}
 
 
-def _step_and_store(services: Services, user_id: str, persona: Persona, signal: TurnSignal) -> Step:
-    """Work the turn's step out again from the stored state and save it (one thread hop)."""
-    step = _step(services, user_id, persona, signal)
+def store_step(services: Services, user_id: str, persona: Persona, planned: PlannedStep) -> Step:
+    """Store the planned step, or one worked out again if the stored relationship changed.
+
+    Reading, checking and saving are one transaction (one thread hop); the step is worked
+    out again only when another turn stored a step (or the age changed) since the plan.
+    """
+
+    def work(current: RelationshipState, age: AgeStatus) -> Step:
+        if current == planned.before and age == planned.age:
+            return planned.step
+        return ENGINE.step(current, planned.signal, ladder=ladder, age=age)
+
+    ladder = persona.relationship.ladder()
     store = services.relationships
     ensure_agent(store.engine, persona, source=services.personas.sources.get(persona.id, "?"))
-    store.save(step)
-    return step
+    return store.advance(user_id, persona.id, ladder=ladder, work=work)
 
 
 async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Store the turn's relationship step, emit ``relationship``, notify plugins of a change."""
     services = runtime.context.resources()
     persona = speaking_persona(runtime.context)
-    planned = state.relationship
-    at = datetime.fromisoformat(planned["at"]) if planned else datetime.now(UTC)
-    signal = turn_signal(state, at=at)
-    step = await asyncio.to_thread(
-        _step_and_store, services, runtime.context.user_id, persona, signal
-    )
+    user_id = runtime.context.user_id
+    view = state.relationship
+    at = datetime.fromisoformat(view["at"]) if view else datetime.now(UTC)
+    planned = state.planned_step
+    if planned is None:  # a run resumed from its checkpoint: plan again from the store
+        signal = turn_signal(state, at=at)
+        planned = await asyncio.to_thread(_plan, services, user_id, persona, signal)
+    step = await asyncio.to_thread(store_step, services, user_id, persona, planned)
     stream_writer(runtime)(relationship_view(persona, step, at=at))
     if step.change is not None:
         plugins = services.plugins
@@ -132,7 +147,7 @@ async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> di
                 plugins.call_one(
                     "relationship_stage_changed",
                     name,
-                    user_id=runtime.context.user_id,
+                    user_id=user_id,
                     agent_id=persona.id,
                     change=step.change,
                 )
@@ -140,4 +155,4 @@ async def relationship(state: TurnState, *, runtime: Runtime[TurnContext]) -> di
                 message = f"Plugin {name!r} failed in relationship_stage_changed: {exc}"
                 log.warning(message)
                 stream_writer(runtime)(events.error("plugin_error", message))
-    return {"relationship": None}
+    return {"relationship": None, "planned_step": None}

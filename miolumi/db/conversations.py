@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Delete, Engine, delete, select
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -110,10 +110,13 @@ def record_turn(
     product: str,
     agent_id: str | None,
     turns: int,
+    release: str | None = None,
 ) -> None:
     """Create or update the conversation after a completed turn (one transaction).
 
     Written as upserts, so two sessions of a new user finishing at once cannot collide.
+    ``release``: the holder whose lease on the thread (`acquire_lease`) ends with the
+    record, in the same transaction.
     """
     now = utcnow()
     insert = _INSERTS[engine.dialect.name]
@@ -136,6 +139,8 @@ def record_turn(
                 set_={"turns": turns, "updated_at": now},
             )
         )
+        if release is not None:
+            session.execute(_release(thread_id, release))
 
 
 #: How long a turn's claim on its thread holds before another process may take it over.
@@ -176,8 +181,10 @@ def acquire_lease(
 def release_lease(engine: Engine, *, thread_id: str, holder: str) -> None:
     """Release a claim taken by `acquire_lease` (only the holder's own)."""
     with Session(engine) as session, session.begin():
-        session.execute(
-            delete(ThreadLease).where(
-                ThreadLease.thread_id == thread_id, ThreadLease.holder == holder
-            )
-        )
+        session.execute(_release(thread_id, holder))
+
+
+def _release(thread_id: str, holder: str) -> Delete:
+    return delete(ThreadLease).where(
+        ThreadLease.thread_id == thread_id, ThreadLease.holder == holder
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from miolumi.core.emotion.affect import LABELS
+from miolumi.core.emotion.affect import LABELS, Emotion
 from miolumi.core.emotion.features import Featurizer, cue_features
 from miolumi.core.emotion.packing import unpack
 from miolumi.errors import EmotionModelError
@@ -93,6 +94,10 @@ def sparse_scores(
     return out
 
 
+CueCounts = Mapping[str, Mapping[Emotion, int]]
+"""Cue counts of one text (``lexicon.cue_counts``) by the language they were counted in."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CueColumns:
     """The cue-lexicon columns of a head: ``language``'s counts per label, scaled."""
@@ -102,9 +107,15 @@ class CueColumns:
     weights: Vector
     """Labels x labels: the weight of each label's cue count for each label's score."""
 
-    def scores(self, text: str) -> Vector:
-        """What the cues of ``text`` (normalised) add to the n-gram scores."""
-        out: Vector = cue_features(text, self.language, self.scale) @ self.weights
+    def scores(self, text: str, counted: CueCounts | None = None) -> Vector:
+        """What the cues of ``text`` (normalised) add to the n-gram scores.
+
+        ``counted``: cue counts of ``text`` the caller made already, by language; the ones
+        in this head's language are used instead of counting again.
+        """
+        counts = counted.get(self.language) if counted else None
+        features = cue_features(text, self.language, self.scale, counts=counts)
+        out: Vector = features @ self.weights
         return out
 
 
@@ -140,19 +151,24 @@ class LinearHead:
     cues: CueColumns | None = None
     fine: FineColumns | None = None
 
-    def scores(self, text: str) -> Vector:
+    def scores(self, text: str, counted: CueCounts | None = None) -> Vector:
         """Raw n-gram (cue and fine) scores of ``text`` (already normalised)."""
         index, values = self.featurizer.vector(text)
         out = sparse_scores(self.bias, self.weights, index, values)
         if self.fine is not None:
             out = out + self.fine.scores(index, values)
         if self.cues is not None:
-            out = out + self.cues.scores(text)
+            out = out + self.cues.scores(text, counted)
         return out
 
-    def probabilities(self, text: str, embedding: Vector | None = None) -> npt.NDArray[np.float64]:
-        """Calibrated probabilities of ``text`` (normalised), with its embedding if given."""
-        scores = self.scores(text)
+    def probabilities(
+        self, text: str, embedding: Vector | None = None, counted: CueCounts | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Calibrated probabilities of ``text`` (normalised), with its embedding if given.
+
+        ``counted``: ``cue_counts`` of ``text`` already made, by language (see `CueColumns`).
+        """
+        scores = self.scores(text, counted)
         if embedding is None or self.embedding is None:
             return self.calibration.softmax(scores)
         mixed = scores + self.embedding.mix * self.embedding.scores(embedding)

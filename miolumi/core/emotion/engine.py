@@ -20,6 +20,7 @@ from miolumi.core.emotion.classifier import (
     EMBEDDING_DIMENSIONS,
     EMBEDDING_MODEL,
     WEIGHTS_DIR,
+    CueCounts,
     HeadCache,
 )
 from miolumi.core.emotion.features import normalize
@@ -175,22 +176,23 @@ class EmotionEngine:
         norm = normalize(text)
         language = detect_language(norm)
         cues = cue_counts(norm, language)
+        counted: CueCounts = {language: cues}  # a head with these cues counts no more
         mix = scripts(norm)
         if not norm:
             return np.eye(len(LABELS))[_NEUTRAL], "und", 0.0, 0.0
         if language == "ja":
             # No Japanese head: cues lead; the Chinese head reads the kanji as a second opinion.
             share = 0.8 if cues else 0.6
-            zh = self.heads.get("zh").probabilities(norm, vector)
+            zh = self.heads.get("zh").probabilities(norm, vector, counted)
             p = share * _cue_distribution(cues) + (1 - share) * zh
         else:
             cjk = mix.han + mix.kana
             share = cjk / (cjk + mix.latin) if cjk + mix.latin else 0.0
             p = np.zeros(len(LABELS))
             if share < 0.9:
-                p += (1.0 - share) * self.heads.get("en").probabilities(norm, vector)
+                p += (1.0 - share) * self.heads.get("en").probabilities(norm, vector, counted)
             if share > 0.1:
-                p += share * self.heads.get("zh").probabilities(norm, vector)
+                p += share * self.heads.get("zh").probabilities(norm, vector, counted)
             if not mix.letters:
                 p = 0.3 * p + 0.7 * _cue_distribution(cues)
         words = mix.latin / 5 + mix.han + mix.kana / 2 + mix.other / 4

@@ -26,7 +26,7 @@ from itertools import pairwise, repeat
 import numpy as np
 import numpy.typing as npt
 
-from miolumi.core.emotion.affect import LABELS
+from miolumi.core.emotion.affect import LABELS, Emotion
 from miolumi.core.emotion.lexicon import cue_counts
 
 #: Longest text featurized; longer text keeps its head and its tail (the mood is at the ends).
@@ -57,9 +57,15 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def cue_features(text: str, language: str, scale: float) -> npt.NDArray[np.float32]:
-    """``scale * log(1 + count)`` of ``language``'s cue words per label in a normalised text."""
-    counts = cue_counts(text, language)
+def cue_features(
+    text: str, language: str, scale: float, *, counts: Mapping[Emotion, int] | None = None
+) -> npt.NDArray[np.float32]:
+    """``scale * log(1 + count)`` of ``language``'s cue words per label in a normalised text.
+
+    ``counts``: ``cue_counts(text, language)`` if the caller has counted them already.
+    """
+    if counts is None:
+        counts = cue_counts(text, language)
     return np.array([scale * np.log1p(counts.get(label, 0)) for label in LABELS], dtype=np.float32)
 
 

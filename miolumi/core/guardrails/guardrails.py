@@ -13,7 +13,6 @@ breaking character, unsafe content); :meth:`stream` wraps that for a streamed re
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,20 +260,26 @@ class Guardrails:
         agent_id: str | None = None,
         history: Sequence[str] = (),
         product: str | None = None,
-        embedding: npt.ArrayLike | None = None,
+        embedding: npt.ArrayLike | Callable[[], npt.ArrayLike | None] | None = None,
     ) -> GuardVerdict:
-        """:meth:`check_input` (off the event loop), then the judge on a borderline score."""
-        verdict = await asyncio.to_thread(
-            functools.partial(
-                self.check_input,
+        """:meth:`check_input` (off the event loop), then the judge on a borderline score.
+
+        ``embedding`` may be a function returning it, called in the same worker thread:
+        one thread hop gets the vector and checks, when the caller does not have it yet.
+        """
+
+        def check() -> GuardVerdict:
+            vector = embedding() if callable(embedding) else embedding
+            return self.check_input(
                 text,
                 user_id=user_id,
                 agent_id=agent_id,
                 history=history,
                 product=product,
-                embedding=embedding,
+                embedding=vector,
             )
-        )
+
+        verdict = await asyncio.to_thread(check)
         judge = self.judge
         if judge is None or verdict.action == "block" or verdict.crisis:
             return verdict

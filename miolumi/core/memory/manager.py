@@ -191,11 +191,9 @@ class MemoryManager:
         text that cannot be a query (empty, too long), `EmbeddingError` if embedding fails.
         """
         text = _check_text(text, "query")
-        with self._queries_lock:
-            cached = self._queries.get(text)
-            if cached is not None:
-                self._queries.move_to_end(text)
-                return cached
+        cached = self.cached_query_embedding(text)
+        if cached is not None:
+            return cached
         vector: npt.NDArray[np.float32] = embed_queries(self.embedder, [text])[0]
         vector.setflags(write=False)
         with self._queries_lock:
@@ -203,6 +201,18 @@ class MemoryManager:
             while len(self._queries) > CACHED_QUERIES:
                 self._queries.popitem(last=False)
         return vector
+
+    def cached_query_embedding(self, text: str) -> npt.NDArray[np.float32] | None:
+        """:meth:`query_embedding` of ``text`` if it is cached, else None; never embeds.
+
+        Cheap enough for the event loop: callers skip a thread hop when it answers.
+        """
+        key = text.strip()
+        with self._queries_lock:
+            cached = self._queries.get(key)
+            if cached is not None:
+                self._queries.move_to_end(key)
+            return cached
 
     def close(self) -> None:
         """Release the SQL engine and forget cached collections and indexes."""

@@ -5,6 +5,7 @@ Every write of a turn is one transaction; failures raise, they are never swallow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, cast
 
@@ -56,51 +57,43 @@ class RelationshipStore(DatabaseStore):
     ) -> RelationshipState:
         """The stored relationship, or a fresh one on the ladder's first stage."""
         with self._session() as session:
-            row = session.get(Relationship, (user_id, _key(agent_id)))
-            if row is None:
-                return RelationshipState(
-                    user_id=user_id, agent_id=agent_id, stage=ladder.stages[0].id
-                )
-            return RelationshipState(
-                user_id=user_id,
-                agent_id=agent_id,
-                stage=row.stage,
-                axes=Axes(affection=row.affection, trust=row.trust, familiarity=row.familiarity),
-                turns=row.turns,
-                visits=row.visits,
-                last_contact=_aware(row.last_contact),
-                stage_since=_aware(row.stage_since),
-            )
+            return _load(session, user_id, agent_id, ladder)
+
+    def current(
+        self, user_id: str, agent_id: str | None = None, *, ladder: Ladder
+    ) -> tuple[RelationshipState, AgeStatus]:
+        """:meth:`load` and :meth:`age` in one read: what a turn's step starts from."""
+        with self._session() as session:
+            return _load(session, user_id, agent_id, ladder), _age(session, user_id)
 
     def save(self, step: Step) -> None:
         """Store a turn's outcome: the state, the stage change, a newly stated minor age."""
-        state = step.state
         try:
             with self._session() as session, session.begin():
-                _ensure_user(session, state.user_id)
-                key = (state.user_id, _key(state.agent_id))
-                row = session.get(Relationship, key)
-                if row is None:
-                    row = Relationship(user_id=key[0], agent_id=key[1])
-                    session.add(row)
-                row.stage = state.stage
-                row.affection = state.axes.affection
-                row.trust = state.axes.trust
-                row.familiarity = state.axes.familiarity
-                row.turns = state.turns
-                row.visits = state.visits
-                row.last_contact = state.last_contact
-                row.stage_since = state.stage_since
-                row.updated_at = utcnow()
-                if step.change is not None:
-                    session.add(_history_row(step.change))
-                if step.age is AgeStatus.MINOR:
-                    _set_age(session, state.user_id, AgeStatus.MINOR, "said so in a conversation")
+                _write(session, step)
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"Cannot save the relationship of {state.user_id!r}: {exc}. "
-                "Check the database (MIOLUMI_DATABASE_URL) and disk space."
-            ) from exc
+            raise _save_error(step.state.user_id, exc) from exc
+
+    def advance(
+        self,
+        user_id: str,
+        agent_id: str | None = None,
+        *,
+        ladder: Ladder,
+        work: Callable[[RelationshipState, AgeStatus], Step],
+    ) -> Step:
+        """Read the relationship and age, work the turn's step out, store it: one transaction.
+
+        ``work`` gets what :meth:`current` returns and returns the step to store (a turn
+        that planned its step from the same state returns the planned one).
+        """
+        try:
+            with self._session() as session, session.begin():
+                step = work(_load(session, user_id, agent_id, ladder), _age(session, user_id))
+                _write(session, step)
+        except SQLAlchemyError as exc:
+            raise _save_error(user_id, exc) from exc
+        return step
 
     def history(
         self, user_id: str, agent_id: str | None = None, *, limit: int = 20
@@ -119,8 +112,7 @@ class RelationshipStore(DatabaseStore):
     def age(self, user_id: str) -> AgeStatus:
         """What the user has confirmed or said about their age."""
         with self._session() as session:
-            row = session.get(UserAge, user_id)
-            return AgeStatus(row.status) if row else AgeStatus.UNKNOWN
+            return _age(session, user_id)
 
     def confirm_adult(self, user_id: str, *, source: str, override_minor: bool = False) -> None:
         """Record that the user confirmed they are 18 or older.
@@ -143,6 +135,60 @@ class RelationshipStore(DatabaseStore):
         with self._session() as session, session.begin():
             _ensure_user(session, user_id)
             _set_age(session, user_id, AgeStatus.MINOR, source)
+
+
+def _load(
+    session: Session, user_id: str, agent_id: str | None, ladder: Ladder
+) -> RelationshipState:
+    row = session.get(Relationship, (user_id, _key(agent_id)))
+    if row is None:
+        return RelationshipState(user_id=user_id, agent_id=agent_id, stage=ladder.stages[0].id)
+    return RelationshipState(
+        user_id=user_id,
+        agent_id=agent_id,
+        stage=row.stage,
+        axes=Axes(affection=row.affection, trust=row.trust, familiarity=row.familiarity),
+        turns=row.turns,
+        visits=row.visits,
+        last_contact=_aware(row.last_contact),
+        stage_since=_aware(row.stage_since),
+    )
+
+
+def _age(session: Session, user_id: str) -> AgeStatus:
+    row = session.get(UserAge, user_id)
+    return AgeStatus(row.status) if row else AgeStatus.UNKNOWN
+
+
+def _write(session: Session, step: Step) -> None:
+    """Stage a step's rows in ``session`` (the caller commits)."""
+    state = step.state
+    _ensure_user(session, state.user_id)
+    key = (state.user_id, _key(state.agent_id))
+    row = session.get(Relationship, key)
+    if row is None:
+        row = Relationship(user_id=key[0], agent_id=key[1])
+        session.add(row)
+    row.stage = state.stage
+    row.affection = state.axes.affection
+    row.trust = state.axes.trust
+    row.familiarity = state.axes.familiarity
+    row.turns = state.turns
+    row.visits = state.visits
+    row.last_contact = state.last_contact
+    row.stage_since = state.stage_since
+    row.updated_at = utcnow()
+    if step.change is not None:
+        session.add(_history_row(step.change))
+    if step.age is AgeStatus.MINOR:
+        _set_age(session, state.user_id, AgeStatus.MINOR, "said so in a conversation")
+
+
+def _save_error(user_id: str, exc: SQLAlchemyError) -> StorageError:
+    return StorageError(
+        f"Cannot save the relationship of {user_id!r}: {exc}. "
+        "Check the database (MIOLUMI_DATABASE_URL) and disk space."
+    )
 
 
 def _set_age(session: Session, user_id: str, status: AgeStatus, source: str) -> None:
