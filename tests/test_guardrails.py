@@ -541,7 +541,12 @@ def test_fast_patterns_match_exactly_as_written(source: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I feel a bit lost lately.", "I feel so alone tonight.", "今夜はなんだか寂しい。"],
+    [
+        "I feel a bit lost lately.",
+        "I feel so alone tonight.",
+        "今夜はなんだか寂しい。",
+        "我最近有点迷茫。",
+    ],
 )
 def test_sad_but_safe_messages_get_no_crisis_flag_with_the_embedding(
     guard: Guardrails, text: str
