@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -153,21 +153,7 @@ class GuardClassifier:
         self, normalized: Normalized
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """The sparse, L2-normalised tf-idf vector of a text: (indices, values)."""
-        counts: dict[int, int] = {}
-        vocab = self.vocab
-        for gram in features(normalized):
-            index = vocab.get(gram)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(
-            (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
-        )
-        values: npt.NDArray[np.float32] = tf * self.idf[rows]
-        norm = float(np.sqrt(np.dot(values, values)))
-        return rows, (values / np.float32(norm) if norm else values)
+        return tfidf_vector(features(normalized), self.vocab, self.idf)
 
     def scores(
         self, normalized: Normalized, *, embedding: npt.ArrayLike | None = None
@@ -183,14 +169,38 @@ class GuardClassifier:
         if embedding is not None and self.embedding is not None:
             joint = self.embedding.logits(index, values, as_embedding(embedding))
             found.update(zip(self.embedding.heads, (float(z) for z in joint), strict=True))
-        found = {head: _sigmoid(z) for head, z in found.items()}
+        found = {head: sigmoid(z) for head, z in found.items()}
         long_score = found.pop(LONG_HEAD, None)
         if long_score is not None and is_long(normalized):
             found["self_harm"] = long_score
         return found
 
 
-def _sigmoid(z: float) -> float:
+def tfidf_vector(
+    grams: Sequence[str], vocab: Mapping[str, int], idf: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The sparse, L2-normalised sublinear tf-idf vector of features: (indices, values).
+
+    What every head of the guardrails reads (the training scripts build the same rows).
+    """
+    counts: dict[int, int] = {}
+    for gram in grams:
+        index = vocab.get(gram)
+        if index is not None:
+            counts[index] = counts.get(index, 0) + 1
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    rows = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(
+        (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
+    )
+    values: npt.NDArray[np.float32] = tf * idf[rows]
+    norm = float(np.sqrt(np.dot(values, values)))
+    return rows, (values / np.float32(norm) if norm else values)
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function, clamped so that no logit overflows."""
     return 1.0 / (1.0 + math.exp(-min(30.0, max(-30.0, z))))
 
 

@@ -31,7 +31,6 @@ reach 0.5; see
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from miolumi.core.guardrails.classifier import EMBEDDING_DIMENSIONS, sigmoid, tfidf_vector
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.normalize import normalize
 from miolumi.errors import GuardModelError
@@ -56,8 +56,6 @@ TAIL_SEGMENTS = 500
 MAX_SEGMENT_CHARS = 1_000
 #: Segments of a document the embedding stage scores again: its strongest by n-grams.
 CANDIDATES = 2
-#: Size of the embeddings the stage reads (``miolumi-use-m3``).
-EMBEDDING_DIMENSIONS = 512
 Embedder = Callable[[list[str]], npt.NDArray[np.float32]]
 """Embeds texts as rows of a float matrix (:func:`bundled_embedder`)."""
 
@@ -228,20 +226,8 @@ class DirectiveHead:
 
     def logit(self, grams: Sequence[str]) -> float:
         """The logit of one segment's features (sublinear tf-idf, L2-normalised)."""
-        counts: dict[int, int] = {}
-        for gram in grams:
-            index = self.vocab.get(gram)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return self.bias
-        rows = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(
-            (1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts)
-        )
-        values = tf * self.idf[rows]
-        norm = float(np.sqrt(np.dot(values, values)))
-        return self.bias + float(np.dot(values, self.weights[rows])) / (norm or 1.0)
+        rows, values = tfidf_vector(grams, self.vocab, self.idf)
+        return self.bias + float(np.dot(values, self.weights[rows]))
 
     def logits(self, parts: Sequence[str]) -> list[float]:
         """The logit of each segment."""
@@ -275,7 +261,7 @@ class DirectiveHead:
             ]
             strongest, shift = max(scored, key=lambda pair: pair[1]), stage.shift
         z, best = document_logit(logits, strongest)
-        return _sigmoid(z - shift), best
+        return sigmoid(z - shift), best
 
 
 def document_logit(
@@ -314,10 +300,6 @@ def bundled_embedder() -> Embedder:
 
     function = UseM3Embedding()
     return lambda texts: embed_documents(function, texts)
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-min(30.0, max(-30.0, z))))
 
 
 @cache
