@@ -14,9 +14,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from miolumi.core.guardrails import GuardVerdict
 from miolumi.graphs.context import TurnContext
-from miolumi.graphs.nodes.guard import guard_event
-from miolumi.graphs.pace import stream_writer
+from miolumi.graphs.nodes.guard import report
 from miolumi.graphs.state import TurnState
 
 DOCUMENTS_NOTE = (
@@ -42,22 +42,18 @@ def make_guard_documents(product: str | None) -> Any:
             return {"quoted": []}
         context = runtime.context
         guard = context.resources().guardrails
-        kept: list[str] = []
-        for document in state.documents:
-            verdict = await asyncio.to_thread(
-                guard.check_content, document, agent_id=context.agent_id, product=product
-            )
+
+        def check() -> list[GuardVerdict]:
+            return [
+                guard.check_content(d, agent_id=context.agent_id, product=product)
+                for d in state.documents
+            ]
+
+        verdicts = await asyncio.to_thread(check)  # one thread hop for them all
+        for verdict in verdicts:
             if verdict.action != "allow":
-                stream_writer(runtime)(guard_event(verdict, stage="content"))
-                await asyncio.to_thread(
-                    guard.record,
-                    verdict,
-                    user_id=context.user_id,
-                    agent_id=context.agent_id,
-                    stage="content",
-                )
-            if verdict.action != "block":
-                kept.append(document)
+                await report(verdict, runtime=runtime, stage="content")
+        kept = [d for d, v in zip(state.documents, verdicts, strict=True) if v.action != "block"]
         return {"quoted": kept}
 
     return guard_documents

@@ -26,6 +26,7 @@ from langgraph.runtime import Runtime
 from miolumi import events
 from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails import (
+    ATTACK_CATEGORIES,
     GuardedStream,
     GuardVerdict,
     Piece,
@@ -70,6 +71,19 @@ def guard_event(verdict: GuardVerdict, *, stage: Stage, replaced: bool = False) 
     return event
 
 
+async def report(verdict: GuardVerdict, *, runtime: Runtime[TurnContext], stage: Stage) -> None:
+    """Tell the caller of a flag or block (a ``guard`` event) and record it for operators."""
+    context = runtime.context
+    stream_writer(runtime)(guard_event(verdict, stage=stage))
+    await asyncio.to_thread(
+        context.resources().guardrails.record,
+        verdict,
+        user_id=context.user_id,
+        agent_id=context.agent_id,
+        stage=stage,
+    )
+
+
 def _speaker(context: TurnContext, product: str | None) -> str:
     if product == "lumi":
         return "Lumi"
@@ -80,7 +94,7 @@ def _note(verdict: GuardVerdict, language: str, context: TurnContext) -> str | N
     if verdict.crisis:
         resources = context.resources().guardrails.crisis.for_language(language)
         return crisis_instructions(resources)
-    if {"jailbreak", "prompt_injection"} & set(verdict.categories):
+    if set(ATTACK_CATEGORIES) & set(verdict.categories):
         return MANIPULATION_NOTE
     if "sensitive_advice" in verdict.categories:
         return ADVICE_NOTE
@@ -113,10 +127,7 @@ def make_guard_input(product: str | None) -> Node:
         update: dict[str, Any] = {"guard": record, "guard_note": None}
         if verdict.action == "allow":
             return update
-        stream_writer(runtime)(guard_event(verdict, stage="input"))
-        await asyncio.to_thread(
-            guard.record, verdict, user_id=context.user_id, agent_id=context.agent_id
-        )
+        await report(verdict, runtime=runtime, stage="input")
         if verdict.action == "block":
             policy = guard.policy(product=product, agent_id=context.agent_id)
             words = policy.refusal_for(

@@ -15,6 +15,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from miolumi import events
+from miolumi.core.guardrails import ATTACK_CATEGORIES
 from miolumi.core.memory.types import recalled
 from miolumi.core.memory.writer import WriteJob
 from miolumi.errors import MiolumiError
@@ -60,16 +61,16 @@ def _episode() -> str | None:
     return str(thread) if thread else None
 
 
-#: A message flagged for these is not remembered: what it says would otherwise come back
-#: in every later prompt (an injection that outlives its turn).
-_ATTACKS = frozenset({"prompt_injection", "jailbreak"})
-
-
 def _untrusted(guard: dict[str, Any] | None) -> bool:
-    """Whether the guard's verdict keeps the turn out of memory (blocked, or an attack)."""
+    """Whether the guard's verdict keeps the turn out of memory.
+
+    It does when the message was blocked, or flagged as an attack: what it says would
+    otherwise come back in every later prompt.
+    """
     if not guard:
         return False
-    return guard.get("action") == "block" or bool(_ATTACKS & set(guard.get("categories", ())))
+    attack = set(ATTACK_CATEGORIES) & set(guard.get("categories", ()))
+    return guard.get("action") == "block" or bool(attack)
 
 
 async def write_memories(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBo
 from miolumi.core.guardrails.store import FlagStore
 from miolumi.core.guardrails.stream import GuardedStream, Piece
 from miolumi.core.guardrails.verdict import (
+    ATTACK_CATEGORIES,
     CATEGORIES,
     INPUT_CATEGORIES,
     OUTPUT_CATEGORIES,
@@ -45,6 +46,7 @@ from miolumi.core.guardrails.verdict import (
 )
 
 __all__ = [
+    "ATTACK_CATEGORIES",
     "CATEGORIES",
     "DEFAULT_POLICY",
     "DEFAULT_RESOURCES",

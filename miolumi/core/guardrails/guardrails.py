@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy.typing as npt
 
@@ -45,6 +45,7 @@ from miolumi.core.guardrails.rules import (
 from miolumi.core.guardrails.store import FlagStore
 from miolumi.core.guardrails.verdict import (
     ALLOW,
+    ATTACK_CATEGORIES,
     CATEGORIES,
     INPUT_CATEGORIES,
     Action,
@@ -67,8 +68,6 @@ SEVERITY: tuple[Category, ...] = (
     "persona_break",
     "sensitive_advice",
 )
-#: What content is checked for: attacks on the companion's instructions.
-_CONTENT_CATEGORIES: tuple[Category, ...] = ("prompt_injection", "jailbreak")
 #: The message classifier's attack heads count on content from this score: below it, on
 #: own benign documents, they flagged code, tables and how-tos (8 % of them).
 _CONTENT_HEAD_FLOOR = 0.9
@@ -81,7 +80,6 @@ HISTORY_WINDOW = 2
 #: Only borderline long messages pay for it (held-out: no long benign prompt crossed).
 ATTACK_RECHECK = 0.2
 ATTACK_WINDOWS = 8
-_ATTACKS: tuple[Category, ...] = ("jailbreak", "prompt_injection")
 #: The language of a message is told from its opening characters (enough, and cheap).
 _LANGUAGE_CHARS = 400
 _SHINGLE_WORDS = 7
@@ -242,7 +240,7 @@ class Guardrails:
         """Raise the attack scores of a borderline long message to its middle's, in place."""
         borderline = [
             c
-            for c in _ATTACKS
+            for c in ATTACK_CATEGORIES
             if ATTACK_RECHECK <= scores[c] < (policy.threshold(c).flag_at or 1.0)
         ]
         if not borderline:
@@ -403,7 +401,7 @@ class Guardrails:
         heads = self.classifier.scores(normalized)
         found = match_rules(normalized.full, INPUT_RULES)
         scores: dict[str, float] = {}
-        for category in _CONTENT_CATEGORIES:
+        for category in ATTACK_CATEGORIES:
             head = heads.get(category, 0.0)
             rule = found[category][0] if category in found else 0.0
             scores[category] = max(rule, head if head >= _CONTENT_HEAD_FLOOR else 0.0)
@@ -414,13 +412,8 @@ class Guardrails:
         verdict = self._decide(scores, policy=policy, age=AgeStatus.UNKNOWN, language=language)
         if verdict.action == "allow" or where is None:
             return verdict
-        return GuardVerdict(
-            action=verdict.action,
-            categories=verdict.categories,
-            scores=verdict.scores,
-            reason=f"{verdict.reason} (strongest segment {where + 1} of {len(parts)})",
-            language=language,
-        )
+        reason = f"{verdict.reason} (strongest segment {where + 1} of {len(parts)})"
+        return replace(verdict, reason=reason)
 
     # --- output ---------------------------------------------------------------------------
 

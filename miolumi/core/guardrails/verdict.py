@@ -56,6 +56,9 @@ Output categories (the companion's own reply, sentence by sentence):
 """
 
 CATEGORIES: tuple[Category, ...] = get_args(Category)
+ATTACK_CATEGORIES: tuple[Category, ...] = ("prompt_injection", "jailbreak")
+"""Attacks on the companion's instructions: what content is checked for, what the
+prompt answers with a reminder to stay oneself, what is never remembered."""
 INPUT_CATEGORIES: tuple[Category, ...] = CATEGORIES[:7]
 OUTPUT_CATEGORIES: tuple[Category, ...] = (
     "system_prompt_leak",
