@@ -50,10 +50,9 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 from guardrails_data import everything, fold_of, own_documents, own_requests
 from sklearn.linear_model import LogisticRegression
-from train_guardrails import embed
+from train_guardrails import embed, matrix, vocabulary
 
 from miolumi.core.guardrails.content import (
     CANDIDATES,
@@ -128,33 +127,11 @@ def directive_items(data: Path) -> list[Item]:
     return items
 
 
-def tfidf(
-    grams: Sequence[Sequence[str]], vocab: dict[str, int], idf: npt.NDArray[np.float32]
-) -> sp.csr_matrix:
-    """Sublinear tf-idf rows, L2-normalised (as :meth:`DirectiveHead.logit` computes them)."""
-    rows, cols, vals = [], [], []
-    for r, gs in enumerate(grams):
-        counts = Counter(vocab[g] for g in gs if g in vocab)
-        for c, n in counts.items():
-            rows.append(r)
-            cols.append(c)
-            vals.append((1.0 + math.log(n)) * float(idf[c]))
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(grams), len(vocab)), dtype=np.float64)
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
-
-
 def fit(grams: Sequence[Sequence[str]], labels: npt.NDArray[np.bool_]) -> DirectiveHead:
     """Vocabulary, idf and a logistic head from featurised texts (not calibrated)."""
-    df: Counter[str] = Counter()
-    for gs in grams:
-        df.update(set(gs))
-    vocab = {g: i for i, g in enumerate(sorted(g for g, n in df.items() if n >= MIN_DF))}
-    n = len(grams)
-    idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in vocab], dtype=np.float32)
+    vocab, idf = vocabulary(grams, min_df=MIN_DF)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
-    model.fit(tfidf(grams, vocab, idf), labels)
+    model.fit(matrix(grams, vocab, idf, np.float64), labels)
     weights = model.coef_[0].astype(np.float32)
     keep = np.flatnonzero(np.abs(weights) >= PRUNE)
     terms = list(vocab)

@@ -50,6 +50,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -204,10 +205,25 @@ def flag_logit(head: str) -> float:
     return math.log(p / (1.0 - p))
 
 
+def vocabulary(
+    grams: Sequence[Sequence[str]], *, min_df: int
+) -> tuple[dict[str, int], npt.NDArray[np.float32]]:
+    """The features seen in at least ``min_df`` texts (sorted, to their index), and their
+    smoothed idf."""
+    df = Counter(g for doc in grams for g in set(doc))
+    vocab = {g: i for i, g in enumerate(sorted(g for g, n in df.items() if n >= min_df))}
+    n = len(grams)
+    idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab], dtype=np.float32)
+    return vocab, idf
+
+
 def matrix(
-    grams: Sequence[Sequence[str]], vocab: dict[str, int], idf: npt.NDArray[np.float32]
+    grams: Sequence[Sequence[str]],
+    vocab: dict[str, int],
+    idf: npt.NDArray[np.float32],
+    dtype: type[np.floating[Any]] = np.float32,
 ) -> sp.csr_matrix:
-    """L2-normalised tf-idf rows over ``vocab``."""
+    """L2-normalised tf-idf rows over ``vocab`` (stored as ``dtype``)."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
@@ -220,7 +236,7 @@ def matrix(
         rows.extend([r] * len(counts))
         cols.extend(counts)
         vals.extend(v.tolist())
-    return sp.csr_matrix((vals, (rows, cols)), shape=(len(grams), len(vocab)), dtype=np.float32)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(grams), len(vocab)), dtype=dtype)
 
 
 def fit(
@@ -234,11 +250,8 @@ def fit(
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category (and the joint heads, given
     the texts' embeddings; ``neighbours``: which texts they may keep as neighbours)."""
-    df = Counter(g for doc in grams for g in set(doc))
-    vocab_list = sorted(g for g, n in df.items() if n >= min_df)
-    vocab = {g: i for i, g in enumerate(vocab_list)}
-    n = len(grams)
-    idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab_list], dtype=np.float32)
+    vocab, idf = vocabulary(grams, min_df=min_df)
+    vocab_list = list(vocab)
     x = matrix(grams, vocab, idf)
     weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
