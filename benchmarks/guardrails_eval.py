@@ -47,6 +47,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from guardrails_data import (
@@ -113,7 +114,7 @@ CARRIERS = 3
 
 @dataclass(frozen=True, kw_only=True)
 class ContentCase:
-    """A document for the content check: benign, or with one BIPIA instruction in it."""
+    """A document for the content check: benign, or with one instruction in it."""
 
     text: str
     attack: bool
@@ -121,6 +122,8 @@ class ContentCase:
     """The instruction is of a plain-task family."""
     source: str
     """Of the document: ``own`` or ``locomo``."""
+    lang: str
+    """Of the document."""
     fold: int
     injected: str = ""
     """What was put in: ``bipia``, or ``own:<lang>`` (an own request, in a document of
@@ -146,27 +149,28 @@ def content_cases(
     for d in documents:
         by_fold.setdefault(fold_of(d.text, FOLDS), []).append(d)
     cases = [
-        ContentCase(text=d.text, attack=False, source=d.source, fold=fold_of(d.text, FOLDS))
+        ContentCase(
+            text=d.text, attack=False, source=d.source, lang=d.lang, fold=fold_of(d.text, FOLDS)
+        )
         for d in documents
     ]
-    for e in examples:
-        if e.source != "bipia":
-            continue
-        fold = fold_of(e.text, FOLDS)
-        rng = random.Random(zlib.crc32(e.text.encode("utf-8")))
-        for k, carrier in enumerate(rng.sample(by_fold[fold], CARRIERS)):
-            position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
-            cases.append(ContentCase(text=inject(carrier.text, e.text, position), attack=True,
-                                     plain=e.detail in PLAIN_TASKS, source=carrier.source,
-                                     fold=fold, injected="bipia"))  # fmt: skip
-    for lang, text in requests:
-        fold = fold_of(text, FOLDS)
-        rng = random.Random(zlib.crc32(text.encode("utf-8")))
-        pool = [d for d in by_fold.get(fold, []) if d.source == "own" and d.lang == lang]
+
+    def attacks(instruction: str, pool: Sequence[Document], **what: Any) -> None:
+        rng = random.Random(zlib.crc32(instruction.encode("utf-8")))
         for k, carrier in enumerate(rng.sample(pool, min(CARRIERS, len(pool)))):
             position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
-            cases.append(ContentCase(text=inject(carrier.text, text, position), attack=True,
-                                     source="own", fold=fold, injected=f"own:{lang}"))  # fmt: skip
+            cases.append(ContentCase(text=inject(carrier.text, instruction, position),
+                                     attack=True, source=carrier.source, lang=carrier.lang,
+                                     fold=fold_of(instruction, FOLDS), **what))  # fmt: skip
+
+    for e in examples:
+        if e.source == "bipia":
+            pool = by_fold[fold_of(e.text, FOLDS)]
+            attacks(e.text, pool, plain=e.detail in PLAIN_TASKS, injected="bipia")
+    for lang, text in requests:
+        pool = by_fold.get(fold_of(text, FOLDS), [])
+        own = [d for d in pool if d.source == "own" and d.lang == lang]
+        attacks(text, own, injected=f"own:{lang}")
     return cases
 
 
@@ -175,9 +179,6 @@ def content_figures(
 ) -> dict[str, float]:
     """Detection of injected instructions and false positives on benign documents."""
     raised = [_raised(r)[0] for r in results]
-    own_text = {
-        lang: {d.text for d in own_documents() if d.lang == lang} for lang in ("en", "zh", "ja")
-    }
 
     def pick(test: Callable[[ContentCase], bool]) -> float:
         return rate([r for c, r in zip(cases, raised, strict=True) if test(c)])
@@ -202,7 +203,7 @@ def content_figures(
     out["FP own documents"] = pick(lambda c: not c.attack and c.source == "own")
     for lang in ("en", "zh", "ja"):
         out[f"  FP own {lang} documents"] = pick(
-            lambda c, lang=lang: not c.attack and c.source == "own" and c.text in own_text[lang]
+            lambda c, lang=lang: not c.attack and c.source == "own" and c.lang == lang
         )
     out["FP LoCoMo transcripts"] = pick(lambda c: not c.attack and c.source == "locomo")
     return out
