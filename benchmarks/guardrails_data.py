@@ -13,9 +13,13 @@ source and its language.
   ``wildguard.json`` and ``NotInject_*.json``: benign prompts.
 - ``crisis_cssrs_reddit``: Reddit users' posts; Ideation, Behavior and Attempt are
   ``self_harm``, Supportive and Indicator are not.
-- ``benchmarks/data/guardrails_own.tsv``: written for this project (en, zh, ja): benign
-  messages that only sound dangerous (``benign_scary``), sad but safe messages, everyday
-  chat, crisis messages, and a few attacks of each kind in Chinese and Japanese.
+- ``benchmarks/data/guardrails_own.tsv``: written for this project (en, zh, ja; a few
+  jailbreaks and role-play requests in es, pt, de, fr): benign messages that only sound
+  dangerous (``benign_scary``), sad but safe messages, everyday chat and harmless
+  role-play, crisis messages, harmful requests of every policy area (written from the
+  areas' definitions), jailbreaks of the published techniques (persona overrides,
+  refusal suppression, prefix injection, payload splitting, fictional framing, fake
+  system messages...), and a few attacks of the other kinds.
 
 For the content check (instructions hidden in documents), :func:`own_documents` reads
 ``benchmarks/data/content_own.tsv``: benign documents written for this project (emails,
