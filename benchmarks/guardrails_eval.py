@@ -32,6 +32,11 @@ Japanese) are put into own documents of their language the same way. Held-out, t
 directive head and embedding stage of each fold were trained without that fold's
 instructions and documents. ``shipped n-grams`` is ``check_content(..., embedded=False)``.
 
+Crisis in company: each own crisis line, and each own sad but safe line, is put among
+four other own benign lines (chat and sad) of its fold and language, as one chat message
+of five sentences; the crisis recall and false-positive rate on those show how far small
+talk around a crisis sentence hides it (held-out, no classifier saw any of the lines).
+
 ``python benchmarks/guardrails_eval.py --data ../shared/data`` (about eight minutes;
 ``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
@@ -209,6 +214,64 @@ def content_figures(
     return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class Mix:
+    """A chat message of several own sentences: one own crisis line among benign ones, or
+    benign lines only."""
+
+    text: str
+    crisis: bool
+    lang: str
+    fold: int
+    """Of its lines (all of one fold, so a held-out classifier saw none of them)."""
+
+
+#: Sentences in a mixed message.
+MIX_SENTENCES = 5
+
+
+def crisis_mixes(examples: Sequence[Example]) -> list[Mix]:
+    """Each own crisis line and each own sad-but-safe line among ``MIX_SENTENCES - 1``
+    other own benign lines (chat and sad) of its fold and language, at a place and with
+    company chosen by a seed from its text."""
+    pool: dict[tuple[int, str], list[str]] = {}
+    for e in examples:
+        if e.source in ("own:benign_chat", "own:benign_sad"):
+            pool.setdefault((fold_of(e.text, FOLDS), e.lang), []).append(e.text)
+    out = []
+    for e in examples:
+        if e.source not in ("own:self_harm", "own:benign_sad"):
+            continue
+        fold = fold_of(e.text, FOLDS)
+        others = [t for t in pool.get((fold, e.lang), []) if t != e.text]
+        rng = random.Random(zlib.crc32(e.text.encode("utf-8")))
+        lines = rng.sample(others, min(MIX_SENTENCES - 1, len(others)))
+        lines.insert(rng.randrange(len(lines) + 1), e.text)
+        text = (" " if e.lang == "en" else "").join(_ended(line, e.lang) for line in lines)
+        out.append(Mix(text=text, crisis=bool(e.labels), lang=e.lang, fold=fold))
+    return out
+
+
+def _ended(line: str, lang: str) -> str:
+    """A line with a full stop if it has no closing punctuation."""
+    return line if line[-1] in ".!?。！？…" else line + ("." if lang == "en" else "。")
+
+
+def mix_figures(
+    mixes: Sequence[Mix], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Crisis recall and false-positive rate on mixed messages, per language."""
+    crisis = [_raised(r)[2] for r in results]
+    out = {}
+    for lang in ("en", "zh", "ja"):
+        for label, wanted in (("recall", True), ("FPR", False)):
+            out[f"crisis {label} in mixed {lang} messages"] = rate(
+                [c for m, c in zip(mixes, crisis, strict=True)
+                 if m.lang == lang and m.crisis is wanted]
+            )  # fmt: skip
+    return out
+
+
 def keyword_baseline(text: str) -> set[str]:
     """Categories a plain keyword list would raise (``attack`` or ``self_harm``)."""
     lowered = text.lower()
@@ -338,22 +401,38 @@ def run_embedded(
     return results, times
 
 
+@dataclass
+class HeldOut:
+    """Verdicts of guardrails whose classifier never saw the fold of what they judged."""
+
+    plain: list[GuardVerdict]
+    joint: list[GuardVerdict]
+    """With the embedding (empty without embeddings)."""
+    documents: list[GuardVerdict]
+    mixes: list[GuardVerdict]
+    mixes_joint: list[GuardVerdict]
+
+
 def held_out(
     examples: Sequence[Example],
     shifts: tuple[np.ndarray, np.ndarray],
     embeddings: np.ndarray | None,
     content: Sequence[ContentCase] = (),
     directives: Callable[[int], DirectiveHead] | None = None,
-) -> tuple[list[GuardVerdict], list[GuardVerdict], list[GuardVerdict]]:
+    mixes: Sequence[Mix] = (),
+    mix_embeddings: np.ndarray | None = None,
+) -> HeldOut:
     """Each example scored by guardrails whose classifier never saw its fold: without its
-    embedding, and with it (an empty list without ``embeddings``); then each content
-    case by ``check_content`` with that fold's classifier and directive head."""
+    embedding, and with it; each content case by ``check_content`` with that fold's
+    classifier and directive head; each mixed message like the examples."""
     grams = grams_of([e.text for e in examples])
     long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
     plain: dict[int, GuardVerdict] = {}
     joint: dict[int, GuardVerdict] = {}
     documents: dict[int, GuardVerdict] = {}
+    mixed: dict[int, GuardVerdict] = {}
+    mixed_joint: dict[int, GuardVerdict] = {}
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
         vectors = None if embeddings is None else embeddings[train]
@@ -369,10 +448,17 @@ def held_out(
         for k, case in enumerate(content):
             if case.fold == f:
                 documents[k] = guard.check_content(case.text)
-    return (
-        [plain[i] for i in range(len(examples))],
-        [joint[i] for i in sorted(joint)],
-        [documents[k] for k in sorted(documents)],
+        for k, mix in enumerate(mixes):
+            if mix.fold == f:
+                mixed[k] = guard.check_input(mix.text)
+                if mix_embeddings is not None:
+                    mixed_joint[k] = guard.check_input(mix.text, embedding=mix_embeddings[k])
+    return HeldOut(
+        plain=[plain[i] for i in range(len(examples))],
+        joint=[joint[i] for i in sorted(joint)],
+        documents=[documents[k] for k in sorted(documents)],
+        mixes=[mixed[k] for k in sorted(mixed)],
+        mixes_joint=[mixed_joint[k] for k in sorted(mixed_joint)],
     )
 
 
@@ -456,6 +542,17 @@ def main() -> None:
         ),
         "shipped": content_figures(cases, [guard.check_content(c.text) for c in cases]),
     }
+    mixes = crisis_mixes(examples)
+    mix_embeddings = None if args.no_embedding else embed_all([m.text for m in mixes])
+    mix_columns = {
+        "keywords": mix_figures(mixes, [keyword_baseline(m.text) for m in mixes]),
+        "shipped": mix_figures(mixes, [guard.check_input(m.text) for m in mixes]),
+    }
+    if mix_embeddings is not None:
+        joint = zip(mixes, mix_embeddings, strict=True)
+        mix_columns["shipped+emb"] = mix_figures(
+            mixes, [guard.check_input(m.text, embedding=v) for m, v in joint]
+        )
     guard.check_content("warm up")
     content_times = [t for _, t in (_timed(guard.check_content, c.text) for c in cases)]
     timings = {"keywords": base_times, "guardrails": times}
@@ -464,13 +561,16 @@ def main() -> None:
             guard, examples, embeddings
         )
     if not args.no_cv:
-        plain, joint_cv, documents = held_out(
-            examples, shipped_shifts(), embeddings, cases, fold_directives(args.data)
-        )
-        results["held-out"] = plain
-        if joint_cv:
-            results["held-out+emb"] = joint_cv
-        content_columns["held-out"] = content_figures(cases, documents)
+        cv = held_out(
+            examples, shipped_shifts(), embeddings, cases, fold_directives(args.data),
+            mixes, mix_embeddings,
+        )  # fmt: skip
+        results["held-out"] = cv.plain
+        mix_columns["held-out"] = mix_figures(mixes, cv.mixes)
+        if cv.joint:
+            results["held-out+emb"] = cv.joint
+            mix_columns["held-out+emb"] = mix_figures(mixes, cv.mixes_joint)
+        content_columns["held-out"] = content_figures(cases, cv.documents)
     columns = {n: figures(examples, r) for n, r in results.items()}
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
@@ -483,6 +583,13 @@ def main() -> None:
         print(f"  {area:42}" + "".join(
             f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
         ))  # fmt: skip
+    print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
+          f"{sum(m.crisis for m in mixes)} with one crisis line, "
+          f"{sum(not m.crisis for m in mixes)} with a sad but safe line")  # fmt: skip
+    names = list(mix_columns)
+    print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
+    for key in mix_columns["shipped"]:
+        print(f"{key:44}" + "".join(f"{mix_columns[n][key]:>13.3f}" for n in names))
     attacks = sum(c.attack for c in cases)
     print(f"\ncontent check: {attacks} documents with an instruction, "
           f"{len(cases) - attacks} benign documents")  # fmt: skip

@@ -169,7 +169,7 @@ def test_the_embedding_stage_rescores_the_strongest_segments(guard: Guardrails) 
 
     def embed(texts: list[str]) -> np.ndarray:
         seen.append(texts)
-        return guard.content_embedder(texts)
+        return guard.embedder(texts)
 
     with_stage, where = head.document(parts, embed=embed)
     without, _ = head.document(parts)
@@ -179,7 +179,7 @@ def test_the_embedding_stage_rescores_the_strongest_segments(guard: Guardrails) 
 
 
 def test_an_embedder_of_the_wrong_size_names_the_fix(guard: Guardrails) -> None:
-    wrong = Guardrails(content_embedder=lambda texts: np.zeros((len(texts), 384)))
+    wrong = Guardrails(embedder=lambda texts: np.zeros((len(texts), 384)))
     with pytest.raises(GuardModelError, match="miolumi-use-m3"):
         wrong.check_content(EMAIL)
     assert wrong.check_content(EMAIL, embedded=False).action == "allow"

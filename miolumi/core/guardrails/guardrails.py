@@ -23,6 +23,7 @@ from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import (
     EMBEDDING_MODEL,
     GuardClassifier,
+    is_long,
     shipped_classifier,
 )
 from miolumi.core.guardrails.content import (
@@ -80,6 +81,16 @@ HISTORY_WINDOW = 2
 #: Only borderline long messages pay for it (held-out: no long benign prompt crossed).
 ATTACK_RECHECK = 0.2
 ATTACK_WINDOWS = 8
+#: A chat message of several sentences, shorter than the long-text head reads and not
+#: already a crisis, has its sentences (at most ``CRISIS_SENTENCES``) scored by the crisis
+#: head: "Work was fine. I just want to stop existing. Anyway, how was your day?" read whole
+#: is diluted by its small talk. When the strongest reaches ``CRISIS_CANDIDATE``, it is
+#: scored again with its own embedding by the joint head (sad but safe lines read alike in
+#: n-grams), and it counts from ``CRISIS_SENTENCE_AT``. Long texts keep the long-text
+#: head, calibrated on posts that talk about suicide without being at risk.
+CRISIS_CANDIDATE = 0.3
+CRISIS_SENTENCE_AT = 0.9
+CRISIS_SENTENCES = 12
 #: The language of a message is told from its opening characters (enough, and cheap).
 _LANGUAGE_CHARS = 400
 _SHINGLE_WORDS = 7
@@ -168,11 +179,11 @@ class Guardrails:
         flags: FlagStore | None = None,
         judge: Judge | None = None,
         directives: DirectiveHead | None = None,
-        content_embedder: Embedder | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.classifier = classifier or shipped_classifier()
         self._directives = directives
-        self._content_embedder = content_embedder
+        self._embedder = embedder
         self.policies = policies or PolicyBook()
         self.crisis = crisis or CrisisTable.create()
         self.ages = ages
@@ -229,6 +240,7 @@ class Guardrails:
         normalized = normalize(text)
         scores = self.scores(normalized, embedding=embedding)
         self._recheck_long(text, scores, policy)
+        self._recheck_sentences(normalized, text, scores, policy)
         if history:
             recent = normalize(" \n".join([*history[-HISTORY_WINDOW:], text]))
             joined = self.scores(recent)["self_harm"]
@@ -249,6 +261,29 @@ class Guardrails:
             found = self.classifier.scores(normalize(part))
             for category in borderline:
                 scores[category] = max(scores[category], found.get(category, 0.0))
+
+    def _recheck_sentences(
+        self, normalized: Normalized, text: str, scores: dict[str, float], policy: GuardPolicy
+    ) -> None:
+        """Raise the crisis score of a chat message to its strongest sentence's, in place."""
+        if is_long(normalized) or scores["self_harm"] >= (
+            policy.threshold("self_harm").flag_at or 1.0
+        ):
+            return
+        sentences = segments(text)[:CRISIS_SENTENCES]
+        if len(sentences) < 2:
+            return
+        found = [self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in sentences]
+        strongest = max(range(len(found)), key=found.__getitem__)
+        score = found[strongest]
+        if score < CRISIS_CANDIDATE:
+            return
+        if self.classifier.embedding is not None:
+            sentence = sentences[strongest]
+            vector = self.embedder([sentence])[0]
+            score = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
+        if score >= CRISIS_SENTENCE_AT:
+            scores["self_harm"] = max(scores["self_harm"], score)
 
     async def acheck_input(
         self,
@@ -363,14 +398,16 @@ class Guardrails:
         return self._directives
 
     @property
-    def content_embedder(self) -> Embedder:
-        """The embedder of the content check's embedding stage.
+    def embedder(self) -> Embedder:
+        """The sentence embedder of the content check and of the crisis sentence recheck.
 
-        The bundled ``miolumi-use-m3`` unless one was given; loaded on first use.
+        It embeds a document's strongest segments and a chat message's strongest crisis
+        sentence (:data:`CRISIS_CANDIDATE`): the bundled ``miolumi-use-m3`` unless one was
+        given, loaded on first use.
         """
-        if self._content_embedder is None:
-            self._content_embedder = bundled_embedder()
-        return self._content_embedder
+        if self._embedder is None:
+            self._embedder = bundled_embedder()
+        return self._embedder
 
     def check_content(
         self,
@@ -406,7 +443,7 @@ class Guardrails:
             rule = found[category][0] if category in found else 0.0
             scores[category] = max(rule, head if head >= _CONTENT_HEAD_FLOOR else 0.0)
         parts = segments(text)
-        embed = self.content_embedder if embedded else None
+        embed = self.embedder if embedded else None
         directive, where = self.directives.document(parts, embed=embed)
         scores["prompt_injection"] = max(scores["prompt_injection"], directive)
         verdict = self._decide(scores, policy=policy, age=AgeStatus.UNKNOWN, language=language)
