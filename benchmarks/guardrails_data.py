@@ -48,11 +48,10 @@ HEADS = (
     "sensitive_advice",
     "sexual",
     "self_harm",
-    "self_harm_long",
 )
-"""Heads of the classifier; ``self_harm_long`` is the crisis head of long texts (posts,
-long venting), trained and calibrated on them alone, while ``self_harm`` learns from chat
-messages (see :data:`miolumi.core.guardrails.classifier.LONG_TEXT`)."""
+"""Heads of the classifier; ``self_harm`` learns from chat messages (shorter than
+:data:`miolumi.core.guardrails.classifier.LONG_TEXT`), and long texts are read by it
+sentence by sentence (:mod:`miolumi.core.guardrails.posts`)."""
 ADVICE_AREAS = {"Legal Opinion", "Financial Advice", "Health Consultation", "Political Lobbying"}
 OWN_LABELS: dict[str, frozenset[str]] = {
     "benign_scary": frozenset(),

@@ -83,6 +83,7 @@ from miolumi.core.guardrails.content import (
     directive_features,
     shipped_directive_head,
 )
+from miolumi.core.guardrails.posts import SHIFT_KEY
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 KEYWORDS = {
@@ -428,6 +429,7 @@ def held_out(
     grams = grams_of([e.text for e in examples])
     long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
+    long_shift = shipped_classifier().info.get(SHIFT_KEY, 0.0)
     plain: dict[int, GuardVerdict] = {}
     joint: dict[int, GuardVerdict] = {}
     documents: dict[int, GuardVerdict] = {}
@@ -439,7 +441,8 @@ def held_out(
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
                     min_df=2, embeddings=vectors,
                     neighbours=neighbour_mask([examples[i] for i in train]))  # fmt: skip
-        guard = Guardrails(classifier=model.shifted(*shifts).classifier(),
+        classifier = model.shifted(*shifts).classifier(info={SHIFT_KEY: long_shift})
+        guard = Guardrails(classifier=classifier,
                            directives=directives(f) if directives else None)  # fmt: skip
         for i in np.flatnonzero(folds == f):
             plain[i] = guard.check_input(examples[i].text)

@@ -6,17 +6,17 @@
 2. The vocabulary keeps features seen in at least ``--min-df`` training texts; weights
    are sublinear tf times smoothed idf, L2-normalised (as at run time).
 3. One logistic-regression head per category (scikit-learn, balanced class weights).
-   The crisis heads split by length: ``self_harm`` learns from texts shorter than
-   ``LONG_TEXT``, ``self_harm_long`` from longer ones (at run time each scores its kind).
+   The crisis head learns from texts shorter than ``LONG_TEXT`` only: long ones are read
+   sentence by sentence at run time (:mod:`miolumi.core.guardrails.posts`).
 4. Each head's bias is then shifted so that, on 5-fold out-of-fold scores, at most its
    share (``BUDGET``) of ``--benign-fpr`` of the benign messages reach the head's flag
    threshold in the default policy. The pool is every benign text but the C-SSRS posts
    and the own scary-but-benign set: a flag only records a message, and for that set the
-   figure that counts is how many are blocked (checked by ``guardrails_eval.py``). For
-   ``self_harm_long`` it is ``--long-fpr`` of the long benign C-SSRS posts (Supportive
-   and Indicator users, who write about suicide without being at risk themselves). The
+   figure that counts is how many are blocked (checked by ``guardrails_eval.py``). The
    shift goes either way: a head whose benign scores sit far below its threshold gets
-   more recall.
+   more recall. The long-text crisis reading gets its own shift (``long_crisis_shift``):
+   ``--long-fpr`` of the long benign C-SSRS posts (Supportive and Indicator users, who
+   write about suicide without being at risk themselves) reach the crisis threshold.
 5. Joint heads for the intent categories and short crisis messages
    (``EMBEDDING_HEADS``): logistic regression over
    the same tf-idf features side by side with the message's memory embedding
@@ -61,7 +61,6 @@ from sklearn.linear_model import LogisticRegression
 from miolumi.core.guardrails.classifier import (
     EMBEDDING_DIMENSIONS,
     EMBEDDING_MODEL,
-    LONG_HEAD,
     MODEL_FILE,
     VOCAB_FILE,
     WEIGHTS_DIR,
@@ -73,6 +72,7 @@ from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
 from miolumi.core.guardrails.normalize import normalize
 from miolumi.core.guardrails.policy import DEFAULT_THRESHOLDS
+from miolumi.core.guardrails.posts import SHIFT_KEY, mean_crisis
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents
 
 FOLDS = 5
@@ -180,27 +180,20 @@ def neighbour_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
 
 
 def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
-    """Which texts the long-text crisis head scores."""
+    """Which texts are long (the crisis head does not learn from them)."""
     return np.array([is_long(normalize(t)) for t in texts], dtype=bool)
 
 
 def head_rows(head: str, long: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """The rows a head learns from: the crisis heads split by length, the rest use all."""
-    if head == LONG_HEAD:
-        return long
+    """The rows a head learns from: the crisis head short texts, the rest all."""
     if head == "self_harm":
         return ~long
     return np.ones_like(long)
 
 
-def label_of(head: str) -> str:
-    """The category whose examples are a head's positives."""
-    return "self_harm" if head == LONG_HEAD else head
-
-
 def flag_logit(head: str) -> float:
     """The logit of the default policy's flag threshold of a head's category."""
-    flag_at = DEFAULT_THRESHOLDS[label_of(head)].flag_at  # type: ignore[index]
+    flag_at = DEFAULT_THRESHOLDS[head].flag_at  # type: ignore[index]
     p = 0.5 if flag_at is None else flag_at
     return math.log(p / (1.0 - p))
 
@@ -257,7 +250,7 @@ def fit(
     bias = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
         rows = np.flatnonzero(head_rows(head, long))
-        y = np.array([label_of(head) in labels[i] for i in rows], dtype=np.int8)
+        y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         if y.sum() == 0 or y.sum() == len(y):
             bias[k] = -10.0
             continue
@@ -360,25 +353,39 @@ def bias_shift(
     long: npt.NDArray[np.bool_],
     *,
     benign_fpr: float,
-    long_fpr: float,
     budget: dict[str, float] = BUDGET,
 ) -> npt.NDArray[np.float32]:
     """Per head: how far to move the bias so that a ``benign_fpr`` share of benign chat
-    texts (``long_fpr`` of benign long C-SSRS posts for the long crisis head) reach the
-    head's flag threshold."""
+    texts reach the head's flag threshold."""
     chat = np.array([e.benign and e.source not in ("cssrs", "own:benign_scary") for e in examples])
-    posts = np.array([e.benign and e.source == "cssrs" for e in examples]) & long
     shift = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
-        if head == LONG_HEAD:
-            pool, share = posts, long_fpr
-        else:
-            pool, share = chat & head_rows(head, long), benign_fpr * budget.get(head, 1.0)
-        scores = np.sort(oof[pool, k])
-        allowed = math.floor(share * len(scores))
-        cutoff = scores[len(scores) - 1 - allowed] if allowed < len(scores) else scores[-1]
-        shift[k] = float(cutoff) + 1e-3 - flag_logit(head)
+        pool, share = chat & head_rows(head, long), benign_fpr * budget.get(head, 1.0)
+        shift[k] = _cutoff(oof[pool, k], share) + 1e-3 - flag_logit(head)
     return shift
+
+
+def _cutoff(logits: npt.NDArray[np.float32], share: float) -> float:
+    """The logit that only a ``share`` of ``logits`` lie above."""
+    scores = np.sort(logits)
+    allowed = math.floor(share * len(scores))
+    return float(scores[len(scores) - 1 - allowed] if allowed < len(scores) else scores[-1])
+
+
+def long_crisis_shift(
+    examples: Sequence[Example],
+    long: npt.NDArray[np.bool_],
+    classifier: GuardClassifier,
+    *,
+    long_fpr: float,
+) -> float:
+    """How far to move the mean sentence crisis logit of a long text so that
+    ``long_fpr`` of the long benign C-SSRS posts reach the crisis flag threshold."""
+    posts = [e.text for e, is_long_text in zip(examples, long, strict=True)
+             if is_long_text and e.benign and e.source == "cssrs"]  # fmt: skip
+    means = np.clip([mean_crisis(classifier, t) for t in posts], 1e-6, 1 - 1e-6)
+    logits = np.log(means / (1 - means)).astype(np.float32)
+    return flag_logit("self_harm") - (_cutoff(logits, long_fpr) + 1e-3)
 
 
 def train(
@@ -390,13 +397,14 @@ def train(
     long = long_mask([e.text for e in examples])
     embeddings = embed([e.text for e in examples])
     oof, oof_joint = out_of_fold(examples, grams, long, min_df=min_df, embeddings=embeddings)
-    shift = bias_shift(examples, oof, long, benign_fpr=benign_fpr, long_fpr=long_fpr)
+    shift = bias_shift(examples, oof, long, benign_fpr=benign_fpr)
     shift_joint = bias_shift(examples, oof_joint, long, benign_fpr=benign_fpr,
-                             long_fpr=long_fpr, budget=EMBEDDING_BUDGET)  # fmt: skip
+                             budget=EMBEDDING_BUDGET)  # fmt: skip
     joint_shift = np.array([shift_joint[HEADS.index(h)] for h in EMBEDDING_HEADS])
     model = fit(grams, [e.labels for e in examples], long, min_df=min_df, embeddings=embeddings,
                 neighbours=neighbour_mask(examples))  # fmt: skip
     model = model.shifted(shift, joint_shift)
+    posts_shift = long_crisis_shift(examples, long, model.classifier(), long_fpr=long_fpr)
     info: dict[str, object] = {
         "examples": len(examples),
         "sources": dict(Counter(e.source.split(":")[0] for e in examples)),
@@ -406,6 +414,7 @@ def train(
         "benign_fpr": benign_fpr,
         "long_fpr": long_fpr,
         "bias_shift": {h: round(float(s), 4) for h, s in zip(HEADS, shift, strict=True)},
+        SHIFT_KEY: round(posts_shift, 4),
         "embedding": {"model": EMBEDDING_MODEL, "alpha": ALPHA,
                       "neighbours": {"sources": list(NEIGHBOUR_SOURCES),
                                      "dimensions": NEIGHBOUR_DIMENSIONS,

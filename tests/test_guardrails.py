@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import math
 import re
 
 import numpy as np
@@ -26,15 +27,15 @@ from miolumi.core.guardrails import (
 )
 from miolumi.core.guardrails.classifier import (
     EMBEDDING_DIMENSIONS,
-    LONG_HEAD,
-    LONG_TEXT,
     EmbeddingHeads,
     GuardClassifier,
+    is_long,
 )
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
 from miolumi.core.guardrails.normalize import MAX_CHARS, clip, unread_parts
+from miolumi.core.guardrails.posts import READ_FROM, SHIFT_KEY, mean_crisis, post_crisis
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.core.relationship import AgeStatus
@@ -406,20 +407,33 @@ def test_cue_features_mark_structure() -> None:
     assert not [g for g in features(normalize("what a lovely day")) if g.startswith("#cue")]
 
 
-def test_long_texts_are_scored_by_the_long_crisis_head() -> None:
-    vocab = {"sad": 0}
+def test_long_texts_are_read_sentence_by_sentence() -> None:
     model = GuardClassifier(
-        heads=("self_harm", LONG_HEAD),
-        vocab=vocab,
+        heads=("self_harm",),
+        vocab={"sad": 0},
         idf=np.ones(1, dtype=np.float32),
-        weights=np.array([[4.0, -4.0]], dtype=np.float32),
-        bias=np.zeros(2, dtype=np.float32),
-        info={},
+        weights=np.array([[8.0]], dtype=np.float32),
+        bias=np.array([-4.0], dtype=np.float32),
+        info={SHIFT_KEY: 1.0},
     )
-    short = model.scores(normalize("sad"))
-    long = model.scores(normalize("sad " + "and then some more words " * (LONG_TEXT // 20)))
-    assert LONG_HEAD not in short and LONG_HEAD not in long
-    assert short["self_harm"] > 0.9 and long["self_harm"] < 0.1
+    guard = Guardrails(classifier=model)
+    despair = "I am so sad today. " * 30
+    mentioned = "I am so sad today. " + "The bus was late this morning again. " * 20
+    assert is_long(normalize(despair)) and is_long(normalize(mentioned))
+    # Read whole, one tf-idf vector: both are the one word "sad" and score alike.
+    assert model.scores(normalize(mentioned))["self_harm"] > 0.95
+    # Read sentence by sentence, the post that keeps coming back to it is the crisis.
+    assert guard.check_input(despair).crisis
+    assert not guard.check_input(mentioned).crisis
+    # The calibration shift moves the mean sentence logit: 1/21 of the sentences is sad.
+    mean = mean_crisis(model, mentioned)
+    assert post_crisis(model, mentioned) == pytest.approx(
+        1 / (1 + math.exp(-(math.log(mean / (1 - mean)) + 1.0)))
+    )
+    # A long text with no crisis words read whole is not read again.
+    calm = "The bus was late this morning again. " * 20
+    whole = model.scores(normalize(calm))["self_harm"]
+    assert whole < READ_FROM and post_crisis(model, calm, whole) == whole
 
 
 def test_unread_parts_cover_the_middle_of_a_long_text() -> None:

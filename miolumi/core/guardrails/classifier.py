@@ -1,10 +1,8 @@
 """The small trained classifier shipped with the package: one logistic head per category.
 
-Crisis has two heads: ``self_harm`` learned from chat messages and ``self_harm_long``
-learned from long texts (Reddit posts, long venting), each calibrated on its own kind of
-text, because a long post about a hard life reads very differently from a short message
-that says the same. :meth:`GuardClassifier.scores` reports the one that fits the text's
-length as ``self_harm``.
+The crisis head ``self_harm`` learns from chat messages (shorter than
+:data:`LONG_TEXT`); a long text is read by it sentence by sentence
+(:mod:`miolumi.core.guardrails.posts`).
 
 Given the message's memory embedding (:data:`EMBEDDING_MODEL`, which memory computes for
 every message anyway), the intent heads (harmful requests, sensitive advice, sexual
@@ -45,13 +43,12 @@ EMBEDDING_MODEL = "miolumi-use-m3"
 EMBEDDING_DIMENSIONS = 512
 MODEL_FILE = "guard_model.npz"
 VOCAB_FILE = "guard_vocab.json"
-#: Normalised texts this long or longer are scored by the ``self_harm_long`` head.
+#: Normalised texts this long or longer are read for crisis sentence by sentence.
 LONG_TEXT = 400
-LONG_HEAD = "self_harm_long"
 
 
 def is_long(normalized: Normalized) -> bool:
-    """Whether a text is scored by the long-text crisis head."""
+    """Whether a text is long: read for crisis sentence by sentence."""
     return len(normalized.text) >= LONG_TEXT
 
 
@@ -158,7 +155,7 @@ class GuardClassifier:
     def scores(
         self, normalized: Normalized, *, embedding: npt.ArrayLike | None = None
     ) -> dict[str, float]:
-        """Probability per category for a normalised text (the crisis head by length).
+        """Probability per category for a normalised text.
 
         ``embedding``: the text's :data:`EMBEDDING_MODEL` vector, if the caller has it;
         the joint heads then score their categories.
@@ -169,11 +166,7 @@ class GuardClassifier:
         if embedding is not None and self.embedding is not None:
             joint = self.embedding.logits(index, values, as_embedding(embedding))
             found.update(zip(self.embedding.heads, (float(z) for z in joint), strict=True))
-        found = {head: sigmoid(z) for head, z in found.items()}
-        long_score = found.pop(LONG_HEAD, None)
-        if long_score is not None and is_long(normalized):
-            found["self_harm"] = long_score
-        return found
+        return {head: sigmoid(z) for head, z in found.items()}
 
 
 def tfidf_vector(

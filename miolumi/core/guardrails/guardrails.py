@@ -37,6 +37,7 @@ from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
+from miolumi.core.guardrails.posts import post_crisis
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
     OUTPUT_RULES,
@@ -81,13 +82,13 @@ HISTORY_WINDOW = 2
 #: Only borderline long messages pay for it (held-out: no long benign prompt crossed).
 ATTACK_RECHECK = 0.2
 ATTACK_WINDOWS = 8
-#: A chat message of several sentences, shorter than the long-text head reads and not
+#: A chat message of several sentences, shorter than a long text (``LONG_TEXT``) and not
 #: already a crisis, has its sentences (at most ``CRISIS_SENTENCES``) scored by the crisis
 #: head: "Work was fine. I just want to stop existing. Anyway, how was your day?" read whole
 #: is diluted by its small talk. When the strongest reaches ``CRISIS_CANDIDATE``, it is
 #: scored again with its own embedding by the joint head (sad but safe lines read alike in
-#: n-grams), and it counts from ``CRISIS_SENTENCE_AT``. Long texts keep the long-text
-#: head, calibrated on posts that talk about suicide without being at risk.
+#: n-grams), and it counts from ``CRISIS_SENTENCE_AT``. Long texts are read by
+#: :mod:`miolumi.core.guardrails.posts`.
 CRISIS_CANDIDATE = 0.3
 CRISIS_SENTENCE_AT = 0.9
 CRISIS_SENTENCES = 12
@@ -206,10 +207,20 @@ class Guardrails:
         return self.ages(user_id)
 
     def scores(
-        self, normalized: Normalized, *, embedding: npt.ArrayLike | None = None
+        self,
+        normalized: Normalized,
+        *,
+        embedding: npt.ArrayLike | None = None,
+        text: str | None = None,
     ) -> dict[str, float]:
-        """Category scores of a normalised message: classifier and rules, the stronger wins."""
+        """Category scores of a normalised message: classifier and rules, the stronger wins.
+
+        ``text``: the message as written; a long one is read for crisis sentence by
+        sentence (:mod:`miolumi.core.guardrails.posts`).
+        """
         heads = self.classifier.scores(normalized, embedding=embedding)
+        if text is not None and is_long(normalized):
+            heads["self_harm"] = post_crisis(self.classifier, text, heads.get("self_harm", 0.0))
         scores: dict[str, float] = {c: heads.get(c, 0.0) for c in INPUT_CATEGORIES}
         for category, (score, _) in match_rules(normalized.full, INPUT_RULES).items():
             scores[category] = max(scores.get(category, 0.0), score)
@@ -238,12 +249,12 @@ class Guardrails:
         if not policy.enabled:
             return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
         normalized = normalize(text)
-        scores = self.scores(normalized, embedding=embedding)
+        scores = self.scores(normalized, embedding=embedding, text=text)
         self._recheck_long(text, scores, policy)
         self._recheck_sentences(normalized, text, scores, policy)
         if history:
-            recent = normalize(" \n".join([*history[-HISTORY_WINDOW:], text]))
-            joined = self.scores(recent)["self_harm"]
+            together = " \n".join([*history[-HISTORY_WINDOW:], text])
+            joined = self.scores(normalize(together), text=together)["self_harm"]
             scores["self_harm"] = max(scores["self_harm"], 0.9 * joined)
         age = self.age(user_id, text, history)
         return self._decide(scores, policy=policy, age=age, language=language)
