@@ -10,7 +10,8 @@
   ``weights/`` (``benchmarks/train_guardrails.py`` rebuilds it), :class:`DirectiveHead`
   the content check's head (``benchmarks/train_content_guard.py``).
 - Policy: :class:`PolicyBook` resolves per-product and per-persona :class:`GuardPolicy`.
-- Crisis care: :class:`CrisisTable`, :func:`crisis_instructions`, :func:`crisis_footer`.
+- Crisis care: :class:`CrisisTable`, :func:`crisis_instructions`, :func:`crisis_footer`;
+  :mod:`.posts` reads a long text for crisis sentence by sentence.
 - Streaming: :class:`GuardedStream` checks a reply sentence by sentence.
 - Records: :class:`FlagStore` keeps flags for operators (user, time, category, score).
 """
