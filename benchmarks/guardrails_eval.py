@@ -577,9 +577,7 @@ def main() -> None:
     columns = {n: figures(examples, r) for n, r in results.items()}
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
-    print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
-    for key in columns["shipped"]:
-        print(f"{key:44}" + "".join(f"{columns[n][key]:>13.3f}" for n in names))
+    print_table(columns)
     print("\nforbidden questions per policy area, detected / blocked")
     area_columns = {n: area_rates(examples, results[n]) for n in names}
     for area in area_columns["shipped"]:
@@ -589,17 +587,11 @@ def main() -> None:
     print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
           f"{sum(m.crisis for m in mixes)} with one crisis line, "
           f"{sum(not m.crisis for m in mixes)} with a sad but safe line")  # fmt: skip
-    names = list(mix_columns)
-    print(f"{'figure':44}" + "".join(f"{n:>13}" for n in names))
-    for key in mix_columns["shipped"]:
-        print(f"{key:44}" + "".join(f"{mix_columns[n][key]:>13.3f}" for n in names))
+    print_table(mix_columns)
     attacks = sum(c.attack for c in cases)
     print(f"\ncontent check: {attacks} documents with an instruction, "
           f"{len(cases) - attacks} benign documents")  # fmt: skip
-    names = list(content_columns)
-    print(f"{'figure':44}" + "".join(f"{n:>16}" for n in names))
-    for key in content_columns["shipped"]:
-        print(f"{key:44}" + "".join(f"{content_columns[n][key]:>16.3f}" for n in names))
+    print_table(content_columns, width=16)
     report_latency(examples, timings)
     cuts = statistics.quantiles(content_times, n=100)
     size = statistics.median(len(c.text) for c in cases)
@@ -610,6 +602,14 @@ def main() -> None:
         cuts = statistics.quantiles(cost, n=100)
         print(f"  embedding one message (paid by memory) p50 {statistics.median(cost):.3f}  "
               f"p95 {cuts[94]:.3f}")  # fmt: skip
+
+
+def print_table(columns: dict[str, dict[str, float]], *, width: int = 13) -> None:
+    """A figure per row, a column per detector (the rows of the ``shipped`` column)."""
+    names = list(columns)
+    print(f"{'figure':44}" + "".join(f"{n:>{width}}" for n in names))
+    for key in columns["shipped"]:
+        print(f"{key:44}" + "".join(f"{columns[n][key]:>{width}.3f}" for n in names))
 
 
 def report_latency(examples: Sequence[Example], timings: dict[str, list[float]]) -> None:

@@ -15,11 +15,14 @@ import binascii
 import codecs
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 #: Longest text examined; longer text keeps its head and its tail.
 MAX_CHARS = 1_200
 _HEAD = 900
+_T = TypeVar("_T")
 
 _INVISIBLE = dict.fromkeys(
     [
@@ -141,10 +144,15 @@ def unread_parts(text: str, *, most: int) -> list[str]:
         return []
     end = len(text) - (MAX_CHARS - _HEAD)
     starts = [max(0, min(s, end - MAX_CHARS)) for s in range(_HEAD, end, MAX_CHARS)]
-    if len(starts) > most:
-        step = len(starts) / most
-        starts = [starts[int(i * step)] for i in range(most)]
-    return [text[s : s + MAX_CHARS] for s in starts]
+    return [text[s : s + MAX_CHARS] for s in spread(starts, most)]
+
+
+def spread(items: Sequence[_T], most: int) -> list[_T]:
+    """``items``, or ``most`` of them evenly spread when there are more."""
+    if len(items) <= most:
+        return list(items)
+    step = len(items) / most
+    return [items[int(i * step)] for i in range(most)]
 
 
 def _join_letters(match: re.Match[str]) -> str:
