@@ -17,6 +17,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from miolumi.config import Settings
 from miolumi.testing import FakeOpenAIServer, free_port
 from tests.serving import process
 
@@ -98,8 +99,9 @@ def test_two_workers_serve_one_conversation_consistently(home: Path) -> None:
         assert len(workers) == 2, "every request went to one worker"
         messages = httpx.get(f"{url}/v1/conversations/{thread}/messages", headers=auth).json()
         texts = [m["text"] for m in messages]
-        assert texts[0::2] == sent
-        assert texts[1::2] == [f"You said: {text}" for text in sent]
+        exchanges = [line for text in sent for line in (text, f"You said: {text}")]
+        # The thread keeps its latest messages (``history_messages``), none lost or doubled.
+        assert texts == exchanges[-Settings.model_fields["history_messages"].default :]
 
 
 def test_two_turns_at_once_on_one_thread_run_one_and_refuse_the_other(home: Path) -> None:
