@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -166,11 +167,12 @@ def test_a_client_that_stops_reading_pauses_its_turn(make_services: ServicesFact
         sock = raw_ws(server, token)
         sock.sendall(masked_text_frame(json.dumps({"type": "message", "text": "say a lot"})))
         # Read nothing. Once the socket buffers are full the turn must stand still:
-        # without back-pressure it would read on and hold every event in memory.
-        time.sleep(8.0)
-        paused_at = model.streamed
-        time.sleep(2.0)
-        assert model.streamed == paused_at < words, "the turn ran on with nobody reading"
+        # without back-pressure it would read on and hold every event in memory. How soon
+        # the buffers fill depends on the machine's load, so wait until it stands still.
+        paused_at = stands_still(lambda: model.streamed, calm=3.0, within=90.0)
+        assert paused_at < words, "the turn ran on with nobody reading"
+        time.sleep(3.0)
+        assert model.streamed == paused_at, "the turn moved on with nobody reading"
         sock.close()
         time.sleep(0.5)
         # The abandoned turn was not recorded, and the server still serves.
@@ -210,3 +212,15 @@ def test_voice_on_streams_ordered_audible_audio(make_services: ServicesFactory) 
     pcm = join(AudioChunk(base64.b64decode(f["data"]), f["sample_rate"]) for f in audio)
     assert pcm.duration > 1.0 and rms(pcm) > 0.01
     assert frames[-1]["type"] == "turn_end"
+
+
+def stands_still(count: Callable[[], int], *, calm: float, within: float) -> int:
+    """The value of ``count`` once it has not changed for ``calm`` seconds (or after ``within``)."""
+    deadline = time.monotonic() + within
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < calm:
+        time.sleep(0.2)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
