@@ -383,7 +383,7 @@ def long_crisis_shift(
     ``long_fpr`` of the long benign C-SSRS posts reach the crisis flag threshold."""
     posts = [e.text for e, is_long_text in zip(examples, long, strict=True)
              if is_long_text and e.benign and e.source == "cssrs"]  # fmt: skip
-    means = np.clip([mean_crisis(classifier, t) for t in posts], 1e-6, 1 - 1e-6)
+    means = np.clip([mean_crisis(classifier, t)[0] for t in posts], 1e-6, 1 - 1e-6)
     logits = np.log(means / (1 - means)).astype(np.float32)
     return flag_logit("self_harm") - (_cutoff(logits, long_fpr) + 1e-3)
 

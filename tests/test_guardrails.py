@@ -35,7 +35,14 @@ from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
 from miolumi.core.guardrails.normalize import MAX_CHARS, clip, unread_parts
-from miolumi.core.guardrails.posts import READ_FROM, SHIFT_KEY, mean_crisis, post_crisis
+from miolumi.core.guardrails.policy import DEFAULT_THRESHOLDS
+from miolumi.core.guardrails.posts import (
+    READ_FROM,
+    RULE_FLOOR,
+    SHIFT_KEY,
+    mean_crisis,
+    post_crisis,
+)
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.core.relationship import AgeStatus
@@ -426,7 +433,8 @@ def test_long_texts_are_read_sentence_by_sentence() -> None:
     assert guard.check_input(despair).crisis
     assert not guard.check_input(mentioned).crisis
     # The calibration shift moves the mean sentence logit: 1/21 of the sentences is sad.
-    mean = mean_crisis(model, mentioned)
+    mean, ruled = mean_crisis(model, mentioned)
+    assert not ruled
     assert post_crisis(model, mentioned) == pytest.approx(
         1 / (1 + math.exp(-(math.log(mean / (1 - mean)) + 1.0)))
     )
@@ -434,6 +442,33 @@ def test_long_texts_are_read_sentence_by_sentence() -> None:
     calm = "The bus was late this morning again. " * 20
     whole = model.scores(normalize(calm))["self_harm"]
     assert whole < READ_FROM and post_crisis(model, calm, whole) == whole
+
+
+def test_a_crisis_rule_in_a_long_text_counts_as_its_sentence() -> None:
+    model = GuardClassifier(
+        heads=("self_harm",),
+        vocab={"sad": 0},
+        idf=np.ones(1, dtype=np.float32),
+        weights=np.array([[8.0]], dtype=np.float32),
+        bias=np.array([-4.0], dtype=np.float32),
+        info={SHIFT_KEY: 1.0},
+    )
+    guard = Guardrails(classifier=model)
+    filler = "The bus was late this morning again. " * 12
+    # Quoted once among other things: the sentence sets the floor, so the default
+    # threshold still checks in, a stricter one does not.
+    once = f'She wrote "I want to die" in her diary. {filler} I want to die. {filler}'
+    score = guard.scores(normalize(once), text=once)["self_harm"]
+    assert score == pytest.approx(RULE_FLOOR) and guard.check_input(once).crisis
+    stricter = {"default": {"thresholds": {"self_harm": {"flag_at": 0.8}}}}
+    strict = Guardrails(classifier=model, policies=PolicyBook(table=stricter))
+    assert not strict.check_input(once).crisis
+    # Said again and again, it is the mean that is high.
+    often = ("I am sad and I want to die. " * 3 + "The bus was late this morning again. ") * 8
+    assert guard.scores(normalize(often), text=often)["self_harm"] > RULE_FLOOR + 0.1
+    # Short messages keep the rule's own score.
+    assert guard.scores(normalize("I want to die."), text="I want to die.")["self_harm"] > 0.9
+    assert DEFAULT_THRESHOLDS["self_harm"].flag_at == RULE_FLOOR
 
 
 def test_unread_parts_cover_the_middle_of_a_long_text() -> None:

@@ -37,7 +37,7 @@ from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
-from miolumi.core.guardrails.posts import post_crisis
+from miolumi.core.guardrails.posts import RULE_FLOOR, post_crisis
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
     OUTPUT_RULES,
@@ -219,10 +219,14 @@ class Guardrails:
         sentence (:mod:`miolumi.core.guardrails.posts`).
         """
         heads = self.classifier.scores(normalized, embedding=embedding)
+        rules = {c: score for c, (score, _) in match_rules(normalized.full, INPUT_RULES).items()}
         if text is not None and is_long(normalized):
             heads["self_harm"] = post_crisis(self.classifier, text, heads.get("self_harm", 0.0))
+            # Its sentences have had their say: a crisis rule only sets the floor.
+            if "self_harm" in rules:
+                rules["self_harm"] = min(rules["self_harm"], RULE_FLOOR)
         scores: dict[str, float] = {c: heads.get(c, 0.0) for c in INPUT_CATEGORIES}
-        for category, (score, _) in match_rules(normalized.full, INPUT_RULES).items():
+        for category, score in rules.items():
             scores[category] = max(scores.get(category, 0.0), score)
         if scores["sexual_minors"] >= 0.5 and protective_context(normalized.full):
             scores["sexual_minors"] = 0.3

@@ -300,6 +300,8 @@ INPUT_RULES: tuple[Rule, ...] = (
     *HARMFUL,
 )
 OUTPUT_RULES: tuple[Rule, ...] = (*OUTPUT, *SEXUAL, *HARMFUL)
+#: The crisis rules alone: a long text is read by them sentence by sentence.
+CRISIS_RULES: tuple[Rule, ...] = (*SELF_HARM, *WARNING_SIGNS)
 
 
 def protective_context(text: str) -> bool:
@@ -312,21 +314,44 @@ def match_rules(text: str, rules: tuple[Rule, ...]) -> dict[str, tuple[float, st
     found: dict[str, tuple[float, str]] = {}
     if sexual_minors(text):
         found["sexual_minors"] = (SEXUAL_MINORS_SCORE, "sexual-minors")
-    has_cjk = _CJK_CHAR.search(text) is not None
-    has_latin = _LATIN.search(text) is not None
+    scripts = _scripts(text)
     for rule in rules:
-        if not (has_cjk if rule.cjk else has_latin):
-            continue
         best = found.get(rule.category)
-        if best is not None and best[0] >= rule.score:
-            continue
-        if rule.category == "self_harm":
-            hit = any(not reported(text, m.start(), m.end()) for m in rule.matcher.finditer(text))
-        else:
-            hit = rule.anywhere.found(text)
-        if hit:
+        if (best is None or best[0] < rule.score) and _hit(rule, text, scripts):
             found[rule.category] = (rule.score, rule.name)
     return found
+
+
+def crisis_rule(text: str, rules: tuple[Rule, ...] = CRISIS_RULES) -> float:
+    """The score of the strongest crisis rule of ``rules`` that ``text`` matches, or 0."""
+    scripts = _scripts(text)
+    return max((r.score for r in rules if _hit(r, text, scripts)), default=0.0)
+
+
+def crisis_rules_in(text: str) -> tuple[Rule, ...]:
+    """The crisis rules whose words occur in ``text``, in anyone's words.
+
+    The only ones the sentences of ``text`` can match, so the only ones worth trying.
+    """
+    has_cjk, has_latin = _scripts(text)
+    return tuple(
+        r for r in CRISIS_RULES if (has_cjk if r.cjk else has_latin) and r.anywhere.found(text)
+    )
+
+
+def _scripts(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` has CJK characters, and whether it has Latin letters."""
+    return _CJK_CHAR.search(text) is not None, _LATIN.search(text) is not None
+
+
+def _hit(rule: Rule, text: str, scripts: tuple[bool, bool]) -> bool:
+    """Whether ``rule`` matches ``text`` (a crisis rule: in the writer's own words)."""
+    has_cjk, has_latin = scripts
+    if not (has_cjk if rule.cjk else has_latin):
+        return False
+    if rule.category == "self_harm":
+        return any(not reported(text, m.start(), m.end()) for m in rule.matcher.finditer(text))
+    return rule.anywhere.found(text)
 
 
 def reported(text: str, start: int, end: int | None = None) -> bool:
