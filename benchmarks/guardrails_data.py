@@ -20,6 +20,8 @@ source and its language.
   areas' definitions), jailbreaks of the published techniques (persona overrides,
   refusal suppression, prefix injection, payload splitting, fictional framing, fake
   system messages...), and a few attacks of the other kinds.
+- ``benchmarks/data/guardrails_fresh.tsv``: more own harmful requests and scary-but-benign
+  questions (en, zh, ja), read by :func:`fresh` for evaluation only.
 
 For the content check (instructions hidden in documents), :func:`own_documents` reads
 ``benchmarks/data/content_own.tsv``: benign documents written for this project (emails,
@@ -41,6 +43,7 @@ from pathlib import Path
 OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
 OWN_DOCUMENTS = Path(__file__).resolve().parent / "data" / "content_own.tsv"
 OWN_REQUESTS = Path(__file__).resolve().parent / "data" / "content_requests.tsv"
+FRESH = Path(__file__).resolve().parent / "data" / "guardrails_fresh.tsv"
 HEADS = (
     "prompt_injection",
     "jailbreak",
@@ -77,7 +80,7 @@ class Example:
     labels: frozenset[str]
     source: str
     """``jailbreak``, ``forbidden``, ``bipia``, ``wildguard``, ``notinject``, ``cssrs``,
-    or ``own:<label>``."""
+    ``own:<label>``, or ``fresh:<label>`` (evaluation only)."""
     lang: str = "en"
     detail: str = ""
     """The source's own sub-label (policy area, C-SSRS level, BIPIA task)."""
@@ -171,6 +174,23 @@ def own(path: Path = OWN) -> list[Example]:
                         source=f"own:{row['label']}", lang=row["lang"])
             )  # fmt: skip
     return out
+
+
+def fresh(path: Path = FRESH) -> list[Example]:
+    """Own harmful and scary-but-benign messages that nothing trains on (``fresh:<label>``).
+
+    Written to a taxonomy of seven policy areas (illegal activity, cybercrime, hate and
+    harassment, physical harm, fraud, economic harm, privacy) after the classifier was
+    trained, they check how it meets requests phrased unlike its training data. Kept out
+    of training on purpose: as training data they lowered the held-out figures (harmful
+    detection on the forbidden questions 0.856 -> 0.815, NotInject false positives
+    0.044 -> 0.053), since many of them share words with benign prompts.
+    """
+    return [
+        Example(text=e.text, labels=e.labels, source=e.source.replace("own:", "fresh:", 1),
+                lang=e.lang)
+        for e in own(path)
+    ]  # fmt: skip
 
 
 def everything(data: Path) -> list[Example]:

@@ -37,6 +37,10 @@ four other own benign lines (chat and sad) of its fold and language, as one chat
 of five sentences; the crisis recall and false-positive rate on those show how far small
 talk around a crisis sentence hides it (held-out, no classifier saw any of the lines).
 
+Fresh own messages (``benchmarks/data/guardrails_fresh.tsv``): harmful requests and
+scary-but-benign questions in en, zh and ja that no classifier trains on, written to a
+taxonomy of policy areas; the shipped classifier's figures on them are out-of-sample.
+
 ``python benchmarks/guardrails_eval.py --data ../shared/data`` (about eight minutes;
 ``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
@@ -61,6 +65,7 @@ from guardrails_data import (
     Example,
     everything,
     fold_of,
+    fresh,
     locomo_documents,
     own_documents,
     own_requests,
@@ -290,6 +295,26 @@ def _raised(result: GuardVerdict | set[str]) -> tuple[bool, bool, bool]:
     if isinstance(result, GuardVerdict):
         return result.action != "allow", result.action == "block", result.crisis
     return bool(result), bool(result - {"self_harm"}), "self_harm" in result
+
+
+def fresh_figures(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Per language: fresh harmful requests detected and blocked, fresh scary-but-benign
+    questions blocked and raised."""
+    raised = [_raised(r) for r in results]
+    out: dict[str, float] = {}
+    for lang in ("en", "zh", "ja"):
+
+        def pick(label: str, part: int, lang: str = lang) -> float:
+            return rate([r[part] for e, r in zip(examples, raised, strict=True)
+                         if e.source == f"fresh:{label}" and e.lang == lang])  # fmt: skip
+
+        out[f"harmful {lang}: detected"] = pick("harmful", 0)
+        out[f"harmful {lang}: blocked"] = pick("harmful", 1)
+        out[f"scary-benign {lang}: blocked"] = pick("benign_scary", 1)
+        out[f"scary-benign {lang}: flagged or blocked"] = pick("benign_scary", 0)
+    return out
 
 
 def rate(flags: Sequence[bool]) -> float:
@@ -584,6 +609,7 @@ def main() -> None:
         print(f"  {area:42}" + "".join(
             f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
         ))  # fmt: skip
+    report_fresh(guard, fresh(), embed=not args.no_embedding)
     print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
           f"{sum(m.crisis for m in mixes)} with one crisis line, "
           f"{sum(not m.crisis for m in mixes)} with a sad but safe line")  # fmt: skip
@@ -602,6 +628,21 @@ def main() -> None:
         cuts = statistics.quantiles(cost, n=100)
         print(f"  embedding one message (paid by memory) p50 {statistics.median(cost):.3f}  "
               f"p95 {cuts[94]:.3f}")  # fmt: skip
+
+
+def report_fresh(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
+    """The fresh own messages, by the keyword baseline and the shipped classifier."""
+    columns = {
+        "keywords": fresh_figures(examples, [keyword_baseline(e.text) for e in examples]),
+        "shipped": fresh_figures(examples, [guard.check_input(e.text) for e in examples]),
+    }
+    if embed:
+        vectors = embed_all([e.text for e in examples])
+        columns["shipped+emb"] = fresh_figures(examples, run_embedded(guard, examples, vectors)[0])
+    harmful = sum(e.source == "fresh:harmful" for e in examples)
+    print(f"\nfresh own messages, never trained on: {harmful} harmful requests, "
+          f"{len(examples) - harmful} scary-but-benign questions")  # fmt: skip
+    print_table(columns)
 
 
 def print_table(columns: dict[str, dict[str, float]], *, width: int = 13) -> None:
