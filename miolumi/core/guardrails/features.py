@@ -9,7 +9,8 @@ and when it scores a message, so shipped weights and features cannot drift apart
   weight the heads can learn from few examples. Structural ones for attacks: role-play
   framing, "no rules" phrasing, override verbs, two-answer formats, chat-template and
   system markers, talk about "your response", code. Lexical ones: illicit means and
-  aims, evading detection, death and dying, hopelessness. (Conjunctions of request
+  aims, evading detection, protection (reporting, recognising, preventing, victims),
+  death and dying, hopelessness. (Conjunctions of request
   framing with every word were tried and lowered held-out AUC.)
 - Two markers tell whether the text was obfuscated and roughly how long it is
   (instruction-heavy jailbreaks are long).
@@ -99,6 +100,20 @@ _CUES: tuple[tuple[str, AnyPattern], ...] = (
             r"(?:not|never) (?:get|be) caught|avoid (?:detection|getting caught|the police)|"
             r"can't be traced|won't show up)\b|不被(?:发现|抓|查)|查不到|不留(?:痕迹|伤)|"
             r"ばれ(?:ずに|ない)|気づかれずに|捕まらずに|跡を残さず"
+        ),
+    ),
+    (
+        "protect",
+        AnyPattern(
+            r"\b(?:report(?:ing)?|protect(?:ing)? (?:myself|yourself|my|our|me|us|them|against|"
+            r"from)|prevent(?:ing)?|recogni[sz]e|spot (?:a|an|the|if|when)|tell if|check (?:if|"
+            r"whether)|victims?|keep (?:my|our|me|us|them) safe|safe from|defend (?:myself|"
+            r"against)|what (?:should|can|do) (?:i|we) do if|teach (?:my|our) (?:kids|children|"
+            r"son|daughter|students)|is it (?:legal|illegal|safe)|why is [a-z ]{1,30} illegal|"
+            r"history of|awareness|training for|get rid of|remove (?:my|it|them))\b|"
+            r"举报|报警|防范|防止被骗|预防|识别|辨别|取证|起诉|维权|受害|被骗了|合法吗|违法吗|安全吗|"
+            r"怎么删|交到哪|培训|怎么保护|保护自己|"
+            r"通報|被害|見分け|対策|相談|訴え|防ぐ|守る|合法|違法なの|気をつけ|削除|見破"
         ),
     ),
     (
