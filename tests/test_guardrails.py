@@ -414,8 +414,9 @@ def test_cue_features_mark_structure() -> None:
     assert not [g for g in features(normalize("what a lovely day")) if g.startswith("#cue")]
 
 
-def test_long_texts_are_read_sentence_by_sentence() -> None:
-    model = GuardClassifier(
+def sad_crisis_head() -> GuardClassifier:
+    """A crisis head that knows one word, "sad", with a long-text shift of 1."""
+    return GuardClassifier(
         heads=("self_harm",),
         vocab={"sad": 0},
         idf=np.ones(1, dtype=np.float32),
@@ -423,6 +424,10 @@ def test_long_texts_are_read_sentence_by_sentence() -> None:
         bias=np.array([-4.0], dtype=np.float32),
         info={SHIFT_KEY: 1.0},
     )
+
+
+def test_long_texts_are_read_sentence_by_sentence() -> None:
+    model = sad_crisis_head()
     guard = Guardrails(classifier=model)
     despair = "I am so sad today. " * 30
     mentioned = "I am so sad today. " + "The bus was late this morning again. " * 20
@@ -445,14 +450,7 @@ def test_long_texts_are_read_sentence_by_sentence() -> None:
 
 
 def test_a_crisis_rule_in_a_long_text_counts_as_its_sentence() -> None:
-    model = GuardClassifier(
-        heads=("self_harm",),
-        vocab={"sad": 0},
-        idf=np.ones(1, dtype=np.float32),
-        weights=np.array([[8.0]], dtype=np.float32),
-        bias=np.array([-4.0], dtype=np.float32),
-        info={SHIFT_KEY: 1.0},
-    )
+    model = sad_crisis_head()
     guard = Guardrails(classifier=model)
     filler = "The bus was late this morning again. " * 12
     # Quoted once among other things: the sentence sets the floor, so the default
