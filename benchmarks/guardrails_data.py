@@ -37,7 +37,7 @@ import csv
 import json
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
@@ -186,11 +186,7 @@ def fresh(path: Path = FRESH) -> list[Example]:
     detection on the forbidden questions 0.856 -> 0.815, NotInject false positives
     0.044 -> 0.053), since many of them share words with benign prompts.
     """
-    return [
-        Example(text=e.text, labels=e.labels, source=e.source.replace("own:", "fresh:", 1),
-                lang=e.lang)
-        for e in own(path)
-    ]  # fmt: skip
+    return [replace(e, source=e.source.replace("own:", "fresh:", 1)) for e in own(path)]
 
 
 def everything(data: Path) -> list[Example]:

@@ -30,7 +30,7 @@ import math
 from miolumi.core.guardrails.classifier import GuardClassifier, sigmoid
 from miolumi.core.guardrails.content import segments
 from miolumi.core.guardrails.normalize import Normalized, normalize, spread
-from miolumi.core.guardrails.rules import CRISIS_RULES, Rule, crisis_rule, crisis_rules_in
+from miolumi.core.guardrails.rules import Rule, crisis_rule, crisis_rules_in
 
 #: Long texts scoring this much read whole are read sentence by sentence (on the dev
 #: sets: 9 % of long chat prompts, 98 % of the C-SSRS posts of users not at risk and
@@ -53,7 +53,7 @@ def sentences(text: str) -> list[str]:
 
 
 def sentence_crisis(
-    classifier: GuardClassifier, sentence: Normalized, rules: tuple[Rule, ...] = CRISIS_RULES
+    classifier: GuardClassifier, sentence: Normalized, rules: tuple[Rule, ...]
 ) -> tuple[float, bool]:
     """The crisis score of one sentence (head or rule, the stronger); whether a rule hit.
 

@@ -333,10 +333,8 @@ def crisis_rules_in(text: str) -> tuple[Rule, ...]:
 
     The only ones the sentences of ``text`` can match, so the only ones worth trying.
     """
-    has_cjk, has_latin = _scripts(text)
-    return tuple(
-        r for r in CRISIS_RULES if (has_cjk if r.cjk else has_latin) and r.anywhere.found(text)
-    )
+    scripts = _scripts(text)
+    return tuple(r for r in CRISIS_RULES if _in_script(r, scripts) and r.anywhere.found(text))
 
 
 def _scripts(text: str) -> tuple[bool, bool]:
@@ -344,10 +342,15 @@ def _scripts(text: str) -> tuple[bool, bool]:
     return _CJK_CHAR.search(text) is not None, _LATIN.search(text) is not None
 
 
+def _in_script(rule: Rule, scripts: tuple[bool, bool]) -> bool:
+    """Whether ``rule`` can match a text of these ``scripts`` (:func:`_scripts`)."""
+    has_cjk, has_latin = scripts
+    return has_cjk if rule.cjk else has_latin
+
+
 def _hit(rule: Rule, text: str, scripts: tuple[bool, bool]) -> bool:
     """Whether ``rule`` matches ``text`` (a crisis rule: in the writer's own words)."""
-    has_cjk, has_latin = scripts
-    if not (has_cjk if rule.cjk else has_latin):
+    if not _in_script(rule, scripts):
         return False
     if rule.category == "self_harm":
         return any(not reported(text, m.start(), m.end()) for m in rule.matcher.finditer(text))
