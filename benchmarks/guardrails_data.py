@@ -237,3 +237,37 @@ def locomo_documents(data: Path, *, turns: int = 6, step: int = 12) -> list[Docu
                 lines = [f"{t['speaker']}: {t['text']}" for t in session[i : i + turns]]
                 out.append(Document(text="\n".join(lines), kind="dialogue", source="locomo"))
     return out
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One person's messages in an everyday conversation, oldest first."""
+
+    messages: tuple[str, ...]
+    source: str
+    """``memorybank en``, ``memorybank zh`` or ``locomo``."""
+
+
+def everyday_conversations(data: Path) -> list[Conversation]:
+    """Everyday chats no classifier learns from (evaluation only; empty where absent).
+
+    MemoryBank-SiliconFriend: each simulated user's messages to a companion over ten days
+    (English and Chinese). LoCoMo: each speaker's turns of each session (two friends).
+    """
+    out = []
+    for lang, folder in (("en", "en"), ("zh", "cn")):
+        path = data / "memorybank_siliconfriend" / folder / f"memory_bank_{folder}.json"
+        if path.is_file():
+            for user in json.loads(path.read_text(encoding="utf-8")).values():
+                said = [turn["query"] for day in user["history"].values() for turn in day]
+                out.append(Conversation(messages=tuple(said), source=f"memorybank {lang}"))
+    path = data / "locomo" / "locomo_dev.json"
+    if path.is_file():
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            for key, session in item["conversation"].items():
+                if not re.fullmatch(r"session_\d+", key):
+                    continue
+                for speaker in sorted({turn["speaker"] for turn in session}):
+                    said = [turn["text"] for turn in session if turn["speaker"] == speaker]
+                    out.append(Conversation(messages=tuple(said), source="locomo"))
+    return out

@@ -37,6 +37,11 @@ four other own benign lines (chat and sad) of its fold and language, as one chat
 of five sentences; the crisis recall and false-positive rate on those show how far small
 talk around a crisis sentence hides it (held-out, no classifier saw any of the lines).
 
+Everyday conversations (MemoryBank-SiliconFriend users talking to a companion, en and
+zh; LoCoMo friends): the share of ordinary messages that would put the companion into
+its crisis care or raise anything, each message checked alone and with its earlier
+messages. Nothing trains on them.
+
 Fresh own messages (``benchmarks/data/guardrails_fresh.tsv``): harmful requests and
 scary-but-benign questions in en, zh and ja that no classifier trains on, written to a
 taxonomy of policy areas; the shipped classifier's figures on them are out-of-sample.
@@ -61,8 +66,10 @@ from typing import Any
 import numpy as np
 from guardrails_data import (
     HEADS,
+    Conversation,
     Document,
     Example,
+    everyday_conversations,
     everything,
     fold_of,
     fresh,
@@ -276,6 +283,10 @@ def mix_figures(
                  if m.lang == lang and m.crisis is wanted]
             )  # fmt: skip
     return out
+
+
+#: Earlier messages an everyday message is checked with (as a turn passes its history).
+HISTORY = 6
 
 
 def keyword_baseline(text: str) -> set[str]:
@@ -610,6 +621,7 @@ def main() -> None:
             f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
         ))  # fmt: skip
     report_fresh(guard, fresh(), embed=not args.no_embedding)
+    report_everyday(guard, everyday_conversations(args.data), embed=not args.no_embedding)
     print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
           f"{sum(m.crisis for m in mixes)} with one crisis line, "
           f"{sum(not m.crisis for m in mixes)} with a sad but safe line")  # fmt: skip
@@ -642,6 +654,62 @@ def report_fresh(guard: Guardrails, examples: Sequence[Example], *, embed: bool)
     harmful = sum(e.source == "fresh:harmful" for e in examples)
     print(f"\nfresh own messages, never trained on: {harmful} harmful requests, "
           f"{len(examples) - harmful} scary-but-benign questions")  # fmt: skip
+    print_table(columns)
+
+
+def everyday_figures(
+    conversations: Sequence[Conversation],
+    check: Callable[[str, Sequence[str], int], GuardVerdict | set[str]],
+) -> dict[str, float]:
+    """Per source: the share of messages raising a crisis (alone, with history), any
+    category, and a block; ``check(message, earlier messages, index)``."""
+    starts = [0]
+    for conversation in conversations:
+        starts.append(starts[-1] + len(conversation.messages))
+    out: dict[str, float] = {}
+    for source in dict.fromkeys(c.source for c in conversations):
+        alone, carried, raised, blocked = [], [], [], []
+        for start, conversation in zip(starts, conversations, strict=False):
+            if conversation.source != source:
+                continue
+            said = conversation.messages
+            for i, message in enumerate(said):
+                first = _raised(check(message, (), start + i))
+                earlier = said[max(0, i - HISTORY) : i]
+                with_history = _raised(check(message, earlier, start + i))
+                alone.append(first[2])
+                carried.append(with_history[2])
+                raised.append(with_history[0])
+                blocked.append(with_history[1])
+        out[f"{source}: crisis, message alone"] = rate(alone)
+        out[f"{source}: crisis, with history"] = rate(carried)
+        out[f"{source}: anything raised"] = rate(raised)
+        out[f"{source}: blocked"] = rate(blocked)
+    return out
+
+
+def report_everyday(
+    guard: Guardrails, conversations: Sequence[Conversation], *, embed: bool
+) -> None:
+    """Everyday conversations, by the keyword baseline and the shipped classifier."""
+    if not conversations:
+        print("\neveryday conversations: MemoryBank and LoCoMo are absent, skipped")
+        return
+    columns = {
+        "keywords": everyday_figures(conversations, lambda m, _h, _i: keyword_baseline(m)),
+        "shipped": everyday_figures(
+            conversations, lambda m, h, _i: guard.check_input(m, history=h)
+        ),
+    }
+    if embed:
+        vectors = embed_all([m for c in conversations for m in c.messages])
+        columns["shipped+emb"] = everyday_figures(
+            conversations, lambda m, h, i: guard.check_input(m, history=h, embedding=vectors[i])
+        )
+    count = sum(len(c.messages) for c in conversations)
+    print(f"\neveryday conversations, never trained on: {count} messages of "
+          f"{len(conversations)} people (MemoryBank users, LoCoMo speakers per session); "
+          f"each checked alone and with up to {HISTORY} earlier messages")  # fmt: skip
     print_table(columns)
 
 

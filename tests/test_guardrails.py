@@ -162,6 +162,17 @@ def test_crisis_over_two_messages(guard: Guardrails) -> None:
     assert verdict.crisis
 
 
+def test_a_crisis_said_plainly_in_a_long_message_carries_to_the_next_turn(
+    guard: Guardrails,
+) -> None:
+    filler = "Work was long and the bus was late again, so I read on my phone. " * 12
+    for earlier in ("I want to kill myself.", f"{filler}I want to kill myself. {filler}"):
+        assert guard.check_input(earlier).crisis
+        assert guard.check_input("ok whatever", history=[earlier]).crisis, len(earlier)
+    told = f'{filler}My friend said "I want to kill myself" and I stayed with her. {filler}'
+    assert not guard.check_input("ok whatever", history=[told]).crisis
+
+
 def test_sexual_content_needs_a_confirmed_adult() -> None:
     ages = {"adult": AgeStatus.ADULT, "unknown": AgeStatus.UNKNOWN, "minor": AgeStatus.MINOR}
     guard = Guardrails(ages=ages.__getitem__)
@@ -377,6 +388,20 @@ def test_someone_elses_words_are_not_the_users_crisis(text: str) -> None:
     # The same words as the user's own are.
     own = text.split("说")[-1] if "说" in text else "I want to kill myself"
     assert match_rules(normalize(own).full, INPUT_RULES).get("self_harm")
+
+
+@pytest.mark.parametrize(
+    ("text", "crisis"),
+    [
+        ("I want to take my life.", True),
+        ("Thinking of taking it all.", True),
+        ("I want to take my life back after the divorce.", False),
+        ("Not sure where to take my life from here, career-wise.", False),
+        ("It was so much at once, I'm still trying to take it all in.", False),
+    ],
+)
+def test_taking_a_life_is_told_from_taking_it_back(text: str, crisis: bool) -> None:
+    assert bool(match_rules(normalize(text).full, INPUT_RULES).get("self_harm")) is crisis
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from miolumi.core.guardrails.posts import RULE_FLOOR, post_crisis
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
     OUTPUT_RULES,
+    crisis_rules_in,
     match_rules,
     protective_context,
 )
@@ -75,6 +76,10 @@ SEVERITY: tuple[Category, ...] = (
 _CONTENT_HEAD_FLOOR = 0.9
 #: Earlier user messages read together with the current one (a crisis said over turns).
 HISTORY_WINDOW = 2
+#: Their crisis score counts this much; a crisis rule they match still carries the
+#: flag threshold (:data:`~miolumi.core.guardrails.posts.RULE_FLOOR`), as in one long
+#: message: the companion stays in its crisis care for the turns that follow.
+HISTORY_WEIGHT = 0.9
 #: A long message (longer than the clip read at once) with an attack score from
 #: ``ATTACK_RECHECK`` up to the flag threshold also has its unread middle scored, in at
 #: most ``ATTACK_WINDOWS`` windows, and keeps each attack category's highest score: a
@@ -259,7 +264,10 @@ class Guardrails:
         if history:
             together = " \n".join([*history[-HISTORY_WINDOW:], text])
             joined = self.scores(normalize(together), text=together)["self_harm"]
-            scores["self_harm"] = max(scores["self_harm"], 0.9 * joined)
+            carried = HISTORY_WEIGHT * joined
+            if joined >= RULE_FLOOR and crisis_rules_in(together):
+                carried = max(carried, RULE_FLOOR)  # said plainly, however long the history
+            scores["self_harm"] = max(scores["self_harm"], carried)
         age = self.age(user_id, text, history)
         return self._decide(scores, policy=policy, age=age, language=language)
 

@@ -121,7 +121,10 @@ SELF_HARM = _rules(
     "self-harm",
     r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|hang|hanging|shoot|"
     r"drown|poison) ?myself\b",
-    r"\b(?:end|ending|take|taking) (?:my (?:own )?life|it all)\b",
+    r"\b(?:end|ending) (?:my (?:own )?life|it all)\b",
+    # Not "where to take my life", "take my life back", "take it all in".
+    r"(?<!direction to )(?<!where to )\b(?:take|taking) (?:my (?:own )?life|it all)\b"
+    r"(?! (?:back|in|into|to|forward|up|seriously|somewhere|anywhere|next)\b)",
     r"\bi (?:want|wanna|need|wish|would like|am going|'m going|plan) to (?:die|be dead|"
     r"disappear forever|not exist|stop existing)\b",
     r"\b(?:i|i've|i have|been)\b[^.\n]{0,30}\b(?:suicidal|thinking (?:about|of) suicide|"
