@@ -16,7 +16,9 @@ source and its language.
 - ``benchmarks/data/guardrails_own.tsv``: written for this project (en, zh, ja; a few
   jailbreaks and role-play requests in es, pt, de, fr): benign messages that only sound
   dangerous (``benign_scary``), sad but safe messages, everyday chat and harmless
-  role-play, crisis messages, harmful requests of every policy area (written from the
+  role-play, lines of everyday conversation with a companion (``everyday``: thanks,
+  plans, hobbies, small worries, goodbyes; only the joint crisis head learns from
+  them), crisis messages, harmful requests of every policy area (written from the
   areas' definitions), jailbreaks of the published techniques (persona overrides,
   refusal suppression, prefix injection, payload splitting, fictional framing, fake
   system messages...), and a few attacks of the other kinds.
@@ -60,6 +62,7 @@ OWN_LABELS: dict[str, frozenset[str]] = {
     "benign_scary": frozenset(),
     "benign_sad": frozenset(),
     "benign_chat": frozenset(),
+    "everyday": frozenset(),
     "self_harm": frozenset({"self_harm"}),
     "harmful": frozenset({"harmful_request"}),
     "injection": frozenset({"prompt_injection"}),

@@ -86,7 +86,7 @@ from train_content_guard import (
     out_of_fold,
 )
 from train_content_guard import fit as fit_directive
-from train_guardrails import FOLDS, fit, grams_of, long_mask, neighbour_mask
+from train_guardrails import FOLDS, crisis_only_mask, fit, grams_of, long_mask, neighbour_mask
 from train_guardrails import embed as embed_all
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
@@ -476,7 +476,8 @@ def held_out(
         vectors = None if embeddings is None else embeddings[train]
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
                     min_df=2, embeddings=vectors,
-                    neighbours=neighbour_mask([examples[i] for i in train]))  # fmt: skip
+                    neighbours=neighbour_mask([examples[i] for i in train]),
+                    crisis_only=crisis_only_mask([examples[i] for i in train]))  # fmt: skip
         classifier = model.shifted(*shifts).classifier(info={SHIFT_KEY: long_shift})
         guard = Guardrails(classifier=classifier,
                            directives=directives(f) if directives else None)  # fmt: skip
