@@ -627,6 +627,34 @@ def test_sad_but_safe_messages_get_no_crisis_flag_with_the_embedding(
     assert "self_harm" not in verdict.categories, verdict.reason
 
 
+@pytest.mark.parametrize(
+    ("text", "history"),
+    [
+        ("Thanks for the advice, I will keep that in mind.", ()),
+        ("Cool, can't wait! I'll keep you posted. Bye!", ()),
+        ("好的，我会去试试。谢谢你的建议。", ()),
+        ("わかった、試してみるね。アドバイスありがとう。", ()),
+        ("Okay, I will try it out.",
+         ("I want to travel more but I never have time.", "Work has been so busy lately.")),
+    ],
+)  # fmt: skip
+def test_everyday_chat_is_not_a_crisis(
+    guard: Guardrails, text: str, history: tuple[str, ...]
+) -> None:
+    verdict = guard.check_input(text, history=history, embedding=_embedding(text))
+    assert not verdict.crisis, verdict.reason
+
+
+def test_a_crisis_said_over_turns_without_a_rule_is_carried(guard: Guardrails) -> None:
+    text, history = (
+        "so what's the point",
+        ["I can't do this anymore.", "Everyone would be better off."],
+    )
+    assert not match_rules(normalize(" ".join([*history, text])).full, INPUT_RULES)
+    assert not guard.check_input(text, embedding=_embedding(text)).crisis
+    assert guard.check_input(text, history=history, embedding=_embedding(text)).crisis
+
+
 MIXED_CRISIS = [
     "Work was fine today. I had pasta for dinner. Lately I just want to stop existing. "
     "The cat knocked over a plant. Anyway, how was your day?",

@@ -13,6 +13,7 @@ breaking character, unsafe content); :meth:`stream` wraps that for a streamed re
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,9 +23,11 @@ import numpy.typing as npt
 from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import (
     EMBEDDING_MODEL,
+    LONG_TEXT,
     GuardClassifier,
     is_long,
     shipped_classifier,
+    sigmoid,
 )
 from miolumi.core.guardrails.content import (
     DirectiveHead,
@@ -78,7 +81,10 @@ _CONTENT_HEAD_FLOOR = 0.9
 HISTORY_WINDOW = 2
 #: Their crisis score counts this much; a crisis rule they match still carries the
 #: flag threshold (:data:`~miolumi.core.guardrails.posts.RULE_FLOOR`), as in one long
-#: message: the companion stays in its crisis care for the turns that follow.
+#: message: the companion stays in its crisis care for the turns that follow. Without a
+#: rule, the n-gram and joint heads must agree (the mean of their logits), as for the
+#: sentences of a message: the n-gram head alone carried a crisis into 5 % of the
+#: messages of everyday chats.
 HISTORY_WEIGHT = 0.9
 #: A long message (longer than the clip read at once) with an attack score from
 #: ``ATTACK_RECHECK`` up to the flag threshold also has its unread middle scored, in at
@@ -92,10 +98,15 @@ ATTACK_WINDOWS = 8
 #: head: "Work was fine. I just want to stop existing. Anyway, how was your day?" read whole
 #: is diluted by its small talk. When the strongest reaches ``CRISIS_CANDIDATE``, it is
 #: scored again with its own embedding by the joint head (sad but safe lines read alike in
-#: n-grams), and it counts from ``CRISIS_SENTENCE_AT``. Long texts are read by
+#: n-grams), and it counts when the two scores agree: the mean of their logits reaches
+#: ``CRISIS_SENTENCE_AT``. Read alone, a short sentence's embedding can look like a
+#: warning sign ("I'm gonna keep going, no matter what.", "I'll keep you posted."): with
+#: the joint score alone deciding from 0.9, 2.2 % of the messages of everyday chats were
+#: a crisis, and 19 % of own sad but safe lines among small talk (held out, en). The
+#: threshold is the lowest that keeps the latter under 0.10. Long texts are read by
 #: :mod:`miolumi.core.guardrails.posts`.
 CRISIS_CANDIDATE = 0.3
-CRISIS_SENTENCE_AT = 0.9
+CRISIS_SENTENCE_AT = 0.95
 CRISIS_SENTENCES = 12
 #: The language of a message is told from its opening characters (enough, and cheap).
 _LANGUAGE_CHARS = 400
@@ -157,6 +168,11 @@ def output_context(
         crisis=crisis,
         shingles=_shingles(system_prompt),
     )
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def _leak_score(sentence: str, context: OutputContext) -> float:
@@ -262,14 +278,40 @@ class Guardrails:
         self._recheck_long(text, scores, policy)
         self._recheck_sentences(normalized, text, scores, policy)
         if history:
-            together = " \n".join([*history[-HISTORY_WINDOW:], text])
-            joined = self.scores(normalize(together), text=together)["self_harm"]
-            carried = HISTORY_WEIGHT * joined
-            if joined >= RULE_FLOOR and crisis_rules_in(together):
-                carried = max(carried, RULE_FLOOR)  # said plainly, however long the history
+            carried = self._carried(history[-HISTORY_WINDOW:], text, policy)
             scores["self_harm"] = max(scores["self_harm"], carried)
         age = self.age(user_id, text, history)
         return self._decide(scores, policy=policy, age=age, language=language)
+
+    def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
+        """The crisis score the ``recent`` messages carry into this one (``text``)."""
+        together = " \n".join([*recent, text])
+        if crisis_rules_in(together):
+            joined = self.scores(normalize(together), text=together)["self_harm"]
+            if joined >= RULE_FLOOR:  # said plainly, however long the messages
+                return max(HISTORY_WEIGHT * joined, RULE_FLOOR)
+        # A crisis said over turns is said in short messages: those that fit in one short
+        # text with this one. (Joined long chats read as a post, calibrated on posts of
+        # people in crisis, put a crisis into 3 % of everyday messages.)
+        kept: list[str] = []
+        for message in reversed(recent):
+            if len(message) + len(text) + sum(len(m) for m in kept) >= LONG_TEXT:
+                break
+            kept.insert(0, message)
+        if not kept:
+            return 0.0
+        together = " \n".join([*kept, text])
+        normalized = normalize(together)
+        joined = self.scores(normalized, text=together)["self_harm"]
+        carried = HISTORY_WEIGHT * joined
+        flag_at = policy.threshold("self_harm").flag_at or 1.0
+        if carried < flag_at or is_long(normalized) or self.classifier.embedding is None:
+            return carried
+        # The n-gram head alone reads a crisis into plain chat put together ("Thanks, I'll
+        # try it."): the joint head, with the embedding of the messages, has to agree.
+        vector = self.embedder([together])[0]
+        joint = self.classifier.scores(normalized, embedding=vector)["self_harm"]
+        return HISTORY_WEIGHT * sigmoid((_logit(joined) + _logit(joint)) / 2)
 
     def _recheck_long(self, text: str, scores: dict[str, float], policy: GuardPolicy) -> None:
         """Raise the attack scores of a borderline long message to its middle's, in place."""
@@ -304,7 +346,8 @@ class Guardrails:
         if self.classifier.embedding is not None:
             sentence = sentences[strongest]
             vector = self.embedder([sentence])[0]
-            score = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
+            joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
+            score = sigmoid((_logit(score) + _logit(joint)) / 2)
         if score >= CRISIS_SENTENCE_AT:
             scores["self_harm"] = max(scores["self_harm"], score)
 
