@@ -670,7 +670,7 @@ def everyday_figures(
     out: dict[str, float] = {}
     for source in dict.fromkeys(c.source for c in conversations):
         alone, carried, raised, blocked = [], [], [], []
-        for start, conversation in zip(starts, conversations, strict=False):
+        for start, conversation in zip(starts[:-1], conversations, strict=True):
             if conversation.source != source:
                 continue
             said = conversation.messages
@@ -697,7 +697,9 @@ def report_everyday(
         print("\neveryday conversations: MemoryBank and LoCoMo are absent, skipped")
         return
     columns = {
-        "keywords": everyday_figures(conversations, lambda m, _h, _i: keyword_baseline(m)),
+        "keywords": everyday_figures(
+            conversations, lambda m, h, _i: keyword_baseline(" \n".join([*h[-2:], m]))
+        ),
         "shipped": everyday_figures(
             conversations, lambda m, h, _i: guard.check_input(m, history=h)
         ),

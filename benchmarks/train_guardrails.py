@@ -183,10 +183,10 @@ def grams_of(texts: Sequence[str]) -> list[list[str]]:
 
 
 def neighbour_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
-    """Which examples may be kept as neighbours (``NEIGHBOUR_SOURCES``)."""
-    return np.array([e.source.startswith(NEIGHBOUR_SOURCES) for e in examples], dtype=bool) & (
-        ~crisis_only_mask(examples)
-    )
+    """Which examples may be kept as neighbours (``NEIGHBOUR_SOURCES``, not the
+    ``CRISIS_ONLY_SOURCES``)."""
+    sources = np.array([e.source.startswith(NEIGHBOUR_SOURCES) for e in examples], dtype=bool)
+    return sources & ~crisis_only_mask(examples)
 
 
 def crisis_only_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
@@ -388,8 +388,8 @@ def bias_shift(
     Not counted: the own everyday lines, which are easy; in the pool, they would loosen
     every head by as many prompts as their number allows.
     """
-    kept = ("cssrs", "own:benign_scary", "own:everyday")
-    chat = np.array([e.benign and e.source not in kept for e in examples])
+    excluded = ("cssrs", "own:benign_scary", "own:everyday")
+    chat = np.array([e.benign and e.source not in excluded for e in examples])
     shift = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
         pool, share = chat & head_rows(head, long), benign_fpr * budget.get(head, 1.0)

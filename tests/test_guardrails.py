@@ -395,6 +395,11 @@ def test_someone_elses_words_are_not_the_users_crisis(text: str) -> None:
     [
         ("I want to take my life.", True),
         ("Thinking of taking it all.", True),
+        ("I'm going to take my life next week.", True),
+        ("I plan to take my own life in June.", True),
+        ("I'm going to take it all in one go.", True),
+        ("I want to take my life in a new direction.", False),
+        ("I take it all back, you were right.", False),
         ("I want to take my life back after the divorce.", False),
         ("Not sure where to take my life from here, career-wise.", False),
         ("It was so much at once, I'm still trying to take it all in.", False),

@@ -197,6 +197,17 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-min(30.0, max(-30.0, z))))
 
 
+def logit(p: float) -> float:
+    """The inverse of :func:`sigmoid`, for a probability clamped away from 0 and 1."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def agreed(first: float, second: float) -> float:
+    """Two scores of one thing as one: the mean of their logits (both must be sure)."""
+    return sigmoid((logit(first) + logit(second)) / 2)
+
+
 def _embedding_heads(
     meta: Mapping[str, object] | None, data: Mapping[str, npt.NDArray[np.generic]]
 ) -> EmbeddingHeads | None:

@@ -13,7 +13,6 @@ breaking character, unsafe content); :meth:`stream` wraps that for a streamed re
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,11 +22,10 @@ import numpy.typing as npt
 from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import (
     EMBEDDING_MODEL,
-    LONG_TEXT,
     GuardClassifier,
+    agreed,
     is_long,
     shipped_classifier,
-    sigmoid,
 )
 from miolumi.core.guardrails.content import (
     DirectiveHead,
@@ -40,7 +38,7 @@ from miolumi.core.guardrails.crisis import CrisisTable
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
-from miolumi.core.guardrails.posts import RULE_FLOOR, post_crisis
+from miolumi.core.guardrails.posts import RULE_FLOOR, mean_crisis, post_crisis
 from miolumi.core.guardrails.rules import (
     INPUT_RULES,
     OUTPUT_RULES,
@@ -79,12 +77,16 @@ SEVERITY: tuple[Category, ...] = (
 _CONTENT_HEAD_FLOOR = 0.9
 #: Earlier user messages read together with the current one (a crisis said over turns).
 HISTORY_WINDOW = 2
-#: Their crisis score counts this much; a crisis rule they match still carries the
-#: flag threshold (:data:`~miolumi.core.guardrails.posts.RULE_FLOOR`), as in one long
-#: message: the companion stays in its crisis care for the turns that follow. Without a
-#: rule, the n-gram and joint heads must agree (the mean of their logits), as for the
-#: sentences of a message: the n-gram head alone carried a crisis into 5 % of the
-#: messages of everyday chats.
+#: A crisis rule they match in the writer's own words carries at least the flag
+#: threshold (:data:`~miolumi.core.guardrails.posts.RULE_FLOOR`), as in one long
+#: message: the companion stays in its crisis care for the turns that follow. Otherwise
+#: a crisis said over turns is read in the latest messages that fit in one short text
+#: with the current one (joined into a long text, everyday chats were read as a post,
+#: whose calibration expects people at risk: a crisis in 3 % of everyday messages), and
+#: counts ``HISTORY_WEIGHT`` times the agreement of the n-gram and joint heads (the mean
+#: of their logits; the n-gram head alone carried a crisis into 5 % of them). Not
+#: carried: a long message the heads alone (no rule) read as a crisis, which had its own
+#: turn's care, and anything when the current message is long by itself.
 HISTORY_WEIGHT = 0.9
 #: A long message (longer than the clip read at once) with an attack score from
 #: ``ATTACK_RECHECK`` up to the flag threshold also has its unread middle scored, in at
@@ -107,6 +109,9 @@ ATTACK_WINDOWS = 8
 #: :mod:`miolumi.core.guardrails.posts`.
 CRISIS_CANDIDATE = 0.3
 CRISIS_SENTENCE_AT = 0.95
+#: Without joint heads (a classifier trained without the embedding), the n-gram score
+#: of the sentence counts from here.
+CRISIS_NGRAM_SENTENCE_AT = 0.9
 CRISIS_SENTENCES = 12
 #: The language of a message is told from its opening characters (enough, and cheap).
 _LANGUAGE_CHARS = 400
@@ -170,9 +175,25 @@ def output_context(
     )
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
+def _flag_at(policy: GuardPolicy, category: Category) -> float:
+    """The score from which ``policy`` flags ``category`` (1.0: never)."""
+    return policy.threshold(category).flag_at or 1.0
+
+
+def _short_window(recent: Sequence[str], text: str) -> tuple[str, Normalized] | None:
+    """The latest ``recent`` messages that fit with ``text`` in one short text.
+
+    Joined, and normalised (not :func:`~miolumi.core.guardrails.classifier.is_long`);
+    ``None`` when not even the last one fits.
+    """
+    window: tuple[str, Normalized] | None = None
+    for start in range(len(recent) - 1, -1, -1):
+        joined = " \n".join([*recent[start:], text])
+        normalized = normalize(joined)
+        if is_long(normalized):
+            break
+        window = joined, normalized
+    return window
 
 
 def _leak_score(sentence: str, context: OutputContext) -> float:
@@ -286,39 +307,37 @@ class Guardrails:
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``)."""
         together = " \n".join([*recent, text])
-        if crisis_rules_in(together):
+        if crisis_rules_in(together) and self._said_plainly(together):
             joined = self.scores(normalize(together), text=together)["self_harm"]
-            if joined >= RULE_FLOOR:  # said plainly, however long the messages
-                return max(HISTORY_WEIGHT * joined, RULE_FLOOR)
-        # A crisis said over turns is said in short messages: those that fit in one short
-        # text with this one. (Joined long chats read as a post, calibrated on posts of
-        # people in crisis, put a crisis into 3 % of everyday messages.)
-        kept: list[str] = []
-        for message in reversed(recent):
-            if len(message) + len(text) + sum(len(m) for m in kept) >= LONG_TEXT:
-                break
-            kept.insert(0, message)
-        if not kept:
+            return max(HISTORY_WEIGHT * joined, RULE_FLOOR)
+        window = _short_window(recent, text)
+        if window is None:
             return 0.0
-        together = " \n".join([*kept, text])
-        normalized = normalize(together)
-        joined = self.scores(normalized, text=together)["self_harm"]
+        short, normalized = window
+        joined = self.scores(normalized, text=short)["self_harm"]
         carried = HISTORY_WEIGHT * joined
-        flag_at = policy.threshold("self_harm").flag_at or 1.0
-        if carried < flag_at or is_long(normalized) or self.classifier.embedding is None:
+        if carried < _flag_at(policy, "self_harm") or self.classifier.embedding is None:
             return carried
         # The n-gram head alone reads a crisis into plain chat put together ("Thanks, I'll
         # try it."): the joint head, with the embedding of the messages, has to agree.
-        vector = self.embedder([together])[0]
+        vector = self.embedder([short])[0]
         joint = self.classifier.scores(normalized, embedding=vector)["self_harm"]
-        return HISTORY_WEIGHT * sigmoid((_logit(joined) + _logit(joint)) / 2)
+        return HISTORY_WEIGHT * agreed(joined, joint)
+
+    def _said_plainly(self, text: str) -> bool:
+        """Whether a crisis rule matches ``text`` in the writer's own words.
+
+        A long text is also read sentence by sentence, as :mod:`.posts` reads it.
+        """
+        normalized = normalize(text)
+        if "self_harm" in match_rules(normalized.full, INPUT_RULES):
+            return True
+        return is_long(normalized) and mean_crisis(self.classifier, text)[1]
 
     def _recheck_long(self, text: str, scores: dict[str, float], policy: GuardPolicy) -> None:
         """Raise the attack scores of a borderline long message to its middle's, in place."""
         borderline = [
-            c
-            for c in ATTACK_CATEGORIES
-            if ATTACK_RECHECK <= scores[c] < (policy.threshold(c).flag_at or 1.0)
+            c for c in ATTACK_CATEGORIES if ATTACK_RECHECK <= scores[c] < _flag_at(policy, c)
         ]
         if not borderline:
             return
@@ -331,9 +350,7 @@ class Guardrails:
         self, normalized: Normalized, text: str, scores: dict[str, float], policy: GuardPolicy
     ) -> None:
         """Raise the crisis score of a chat message to its strongest sentence's, in place."""
-        if is_long(normalized) or scores["self_harm"] >= (
-            policy.threshold("self_harm").flag_at or 1.0
-        ):
+        if is_long(normalized) or scores["self_harm"] >= _flag_at(policy, "self_harm"):
             return
         sentences = segments(text)[:CRISIS_SENTENCES]
         if len(sentences) < 2:
@@ -347,8 +364,11 @@ class Guardrails:
             sentence = sentences[strongest]
             vector = self.embedder([sentence])[0]
             joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
-            score = sigmoid((_logit(score) + _logit(joint)) / 2)
-        if score >= CRISIS_SENTENCE_AT:
+            score = agreed(score, joint)
+            counts = score >= CRISIS_SENTENCE_AT
+        else:
+            counts = score >= CRISIS_NGRAM_SENTENCE_AT
+        if counts:
             scores["self_harm"] = max(scores["self_harm"], score)
 
     async def acheck_input(

@@ -25,9 +25,7 @@ recall from 0.68 to 0.71 and false positives from 0.28 to 0.31.
 
 from __future__ import annotations
 
-import math
-
-from miolumi.core.guardrails.classifier import GuardClassifier, sigmoid
+from miolumi.core.guardrails.classifier import GuardClassifier, logit, sigmoid
 from miolumi.core.guardrails.content import segments
 from miolumi.core.guardrails.normalize import Normalized, normalize, spread
 from miolumi.core.guardrails.rules import Rule, crisis_rule, crisis_rules_in
@@ -78,7 +76,6 @@ def post_crisis(classifier: GuardClassifier, text: str, whole: float = 1.0) -> f
     if whole < READ_FROM:
         return whole
     mean, ruled = mean_crisis(classifier, text)
-    mean = min(max(mean, 1e-6), 1 - 1e-6)
     shift = float(classifier.info.get(SHIFT_KEY, 0.0))  # type: ignore[arg-type]
-    score = sigmoid(math.log(mean / (1 - mean)) + shift)
+    score = sigmoid(logit(mean) + shift)
     return max(score, RULE_FLOOR) if ruled else score

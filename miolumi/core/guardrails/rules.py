@@ -122,9 +122,12 @@ SELF_HARM = _rules(
     r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|hang|hanging|shoot|"
     r"drown|poison) ?myself\b",
     r"\b(?:end|ending) (?:my (?:own )?life|it all)\b",
-    # Not "where to take my life", "take my life back", "take it all in".
-    r"(?<!direction to )(?<!where to )\b(?:take|taking) (?:my (?:own )?life|it all)\b"
-    r"(?! (?:back|in|into|to|forward|up|seriously|somewhere|anywhere|next)\b)",
+    # Not "where to take my life", "take my life back", "take it all in"; but "take my
+    # life in June" is.
+    r"(?<!direction to )(?<!where to )\b(?:take|taking) my (?:own )?life\b(?! (?:back|into|"
+    r"forward|up|seriously|somewhere|anywhere|to the next|in (?:a (?:new|different) "
+    r"direction|my (?:own )?hands))\b)",
+    r"\b(?:take|taking) it all\b(?! back\b| in\b(?! one\b))",
     r"\bi (?:want|wanna|need|wish|would like|am going|'m going|plan) to (?:die|be dead|"
     r"disappear forever|not exist|stop existing)\b",
     r"\b(?:i|i've|i have|been)\b[^.\n]{0,30}\b(?:suicidal|thinking (?:about|of) suicide|"
