@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from miolumi.cli import app, audio
 from miolumi.core.voice.audio import read_wav, rms
@@ -76,8 +77,15 @@ def test_chat_voice_writes_a_wav_per_turn(home: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("MIOLUMI_MODEL", "fake-model")
         monkeypatch.setenv("MIOLUMI_MEMORY_EXTRACTION", "off")
         result = runner.invoke(app, ["chat", "--voice"], input="hello\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, _failure(result)
     (wav,) = sorted((home / "voice").glob("*-turn-1.wav"))
     assert str(home / "voice") in result.output
     audio = read_wav(wav.read_bytes())
     assert audio.duration > 1 and rms(audio) > 0.02
+
+
+def _failure(result: Result) -> str:
+    """The output of a failed command, and the traceback of what it raised."""
+    if result.exc_info is None:
+        return result.output
+    return result.output + "".join(traceback.format_exception(*result.exc_info))
