@@ -186,14 +186,12 @@ def _short_window(recent: Sequence[str], text: str) -> tuple[str, Normalized] | 
     Joined, and normalised (not :func:`~miolumi.core.guardrails.classifier.is_long`);
     ``None`` when not even the last one fits.
     """
-    window: tuple[str, Normalized] | None = None
-    for start in range(len(recent) - 1, -1, -1):
+    for start in range(len(recent)):  # the longest first: mostly, all of them fit
         joined = " \n".join([*recent[start:], text])
         normalized = normalize(joined)
-        if is_long(normalized):
-            break
-        window = joined, normalized
-    return window
+        if not is_long(normalized):
+            return joined, normalized
+    return None
 
 
 def _leak_score(sentence: str, context: OutputContext) -> float:
@@ -307,9 +305,11 @@ class Guardrails:
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``)."""
         together = " \n".join([*recent, text])
-        if crisis_rules_in(together) and self._said_plainly(together):
-            joined = self.scores(normalize(together), text=together)["self_harm"]
-            return max(HISTORY_WEIGHT * joined, RULE_FLOOR)
+        if crisis_rules_in(together):
+            normalized = normalize(together)
+            if self._said_plainly(normalized, together):
+                joined = self.scores(normalized, text=together)["self_harm"]
+                return max(HISTORY_WEIGHT * joined, RULE_FLOOR)
         window = _short_window(recent, text)
         if window is None:
             return 0.0
@@ -324,12 +324,11 @@ class Guardrails:
         joint = self.classifier.scores(normalized, embedding=vector)["self_harm"]
         return HISTORY_WEIGHT * agreed(joined, joint)
 
-    def _said_plainly(self, text: str) -> bool:
+    def _said_plainly(self, normalized: Normalized, text: str) -> bool:
         """Whether a crisis rule matches ``text`` in the writer's own words.
 
         A long text is also read sentence by sentence, as :mod:`.posts` reads it.
         """
-        normalized = normalize(text)
         if "self_harm" in match_rules(normalized.full, INPUT_RULES):
             return True
         return is_long(normalized) and mean_crisis(self.classifier, text)[1]
