@@ -23,6 +23,11 @@ The shipped classifier was trained on these dev sets, so its figures are in-samp
 other four of five folds (rules and policy unchanged), which is what generalisation to
 the held-aside parts of these sources should look like.
 
+The headline rates of the last column (held-out with the embedding, when measured) are
+also given with a 95 % interval: Wilson for rates, and a bootstrap over the C-SSRS posts
+for the recall at a false-positive rate of 0.10, whose cut moves with the benign posts.
+A target inside an interval is not yet met, nor clearly missed.
+
 The content check (``check_content``: documents and tool results, where any instruction
 is an injection) is measured apart, the way BIPIA attacks: each BIPIA instruction is
 put on its own line at the start, in the middle or at the end of three benign documents
@@ -53,6 +58,7 @@ taxonomy of policy areas; the shipped classifier's figures on them are out-of-sa
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import re
 import statistics
@@ -403,9 +409,72 @@ def recall_at(
     if not pairs or not isinstance(pairs[0][1], GuardVerdict):
         return float("nan")
     score = {id(e): r.scores.get("self_harm", 0.0) for e, r in pairs if isinstance(r, GuardVerdict)}
-    negatives = sorted((score[id(e)] for e, _ in pairs if not e.labels), reverse=True)
-    cut = negatives[int(fpr * len(negatives))]
-    return rate([score[id(e)] > cut for e, _ in pairs if e.labels])
+    positive = np.array([score[id(e)] for e, _ in pairs if e.labels])
+    negative = np.array([score[id(e)] for e, _ in pairs if not e.labels])
+    return _recall_at_cut(positive, negative, fpr)
+
+
+#: Figures given with a 95 % interval (the column scored last, held-out when measured):
+#: which examples count, and which of :func:`_raised` answers (0 anything, 1 blocked).
+INTERVAL_FIGURES: dict[str, tuple[Callable[[Example], bool], int]] = {
+    "jailbreak detection": (lambda e: e.source == "jailbreak", 0),
+    "harmful detection (forbidden, all)": (lambda e: e.source == "forbidden", 0),
+    "FP WildGuard benign (flag+block)": (lambda e: e.source == "wildguard", 0),
+    "FP NotInject (flag+block)": (lambda e: e.source == "notinject", 0),
+    "scary-benign block rate": (lambda e: e.source == "own:benign_scary", 1),
+}
+#: Resamples of the C-SSRS posts for the interval of the moved-cut recall.
+BOOTSTRAP = 1000
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a rate of ``hits`` in ``n`` (95 % by default)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def intervals(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, tuple[float, float, float]]:
+    """(figure, low, high) of the headline rates (Wilson), and of the C-SSRS recall at
+    FPR 0.10 (stratified bootstrap over posts: the cut moves with the benign posts drawn,
+    so that figure swings more than its size suggests)."""
+    raised = [_raised(r) for r in results]
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, (test, part) in INTERVAL_FIGURES.items():
+        flags = [r[part] for e, r in zip(examples, raised, strict=True) if test(e)]
+        out[name] = (rate(flags), *wilson(sum(flags), len(flags)))
+    pairs = [(e, r) for e, r in zip(examples, results, strict=True) if e.source == "cssrs"]
+    if pairs and isinstance(pairs[0][1], GuardVerdict):
+        scores = [r.scores.get("self_harm", 0.0) for _, r in pairs if isinstance(r, GuardVerdict)]
+        positive = np.array([s for s, (e, _) in zip(scores, pairs, strict=True) if e.labels])
+        negative = np.array([s for s, (e, _) in zip(scores, pairs, strict=True) if not e.labels])
+        rng = np.random.default_rng(0)
+        draws = [
+            _recall_at_cut(rng.choice(positive, len(positive)), rng.choice(negative, len(negative)))
+            for _ in range(BOOTSTRAP)
+        ]
+        low, high = np.quantile(draws, [0.025, 0.975])
+        out["crisis recall C-SSRS at FPR 0.10 (moved cut)"] = (
+            _recall_at_cut(positive, negative), float(low), float(high)
+        )  # fmt: skip
+    return out
+
+
+def _recall_at_cut(positive: np.ndarray, negative: np.ndarray, fpr: float = 0.10) -> float:
+    """Recall of ``positive`` scores with the cut where ``fpr`` of ``negative`` pass it."""
+    cut = np.sort(negative)[::-1][int(fpr * len(negative))]
+    return float((positive > cut).mean())
+
+
+def report_intervals(name: str, found: dict[str, tuple[float, float, float]]) -> None:
+    print(f"\n95 % intervals ({name}; Wilson, C-SSRS bootstrap over posts)")
+    for figure, (value, low, high) in found.items():
+        print(f"  {figure:44} {value:.3f}  [{low:.3f}, {high:.3f}]")
 
 
 def _timed(detector: Detector, text: str) -> tuple[GuardVerdict | set[str], float]:
@@ -615,6 +684,7 @@ def main() -> None:
     names = list(columns)
     print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
     print_table(columns)
+    report_intervals(names[-1], intervals(examples, results[names[-1]]))
     print("\nforbidden questions per policy area, detected / blocked")
     area_columns = {n: area_rates(examples, results[n]) for n in names}
     for area in area_columns["shipped"]:
