@@ -287,6 +287,24 @@ async def test_crisis_reply_through_the_full_graph(make_services: ServicesFactor
     assert "text" not in {c.name for c in inspect(rows[0]).mapper.columns}
 
 
+async def test_someone_else_at_risk_through_the_full_graph(
+    make_services: ServicesFactory,
+) -> None:
+    model = ScriptedChatModel(replies=["Thank you for telling me. You're a good friend."])
+    services = make_services(model=model)
+    async with ChatSession.open(user_id="u5", agent_id="mio", services=services) as chat:
+        events = await run(chat, "My friend just told me she wants to kill herself.")
+    assert not [e for e in events if e["type"] == "guard"]  # nothing flagged or recorded
+    system = model.calls[0][0]
+    assert isinstance(system, SystemMessage)
+    assert "someone they care about" in system.text and "may be in crisis" not in system.text
+    reply = "".join(e["text"] for e in events if e["type"] == "token")
+    assert reply.startswith("Thank you for telling me.")
+    assert "worried about someone" in reply and "988" in reply
+    rows = services.guardrails.flags.flags(user_id="u5") if services.guardrails.flags else []
+    assert rows == []
+
+
 async def test_a_blocked_message_is_refused_in_voice(make_services: ServicesFactory) -> None:
     model = ScriptedChatModel(replies=["never said"])
     services = make_services(model=model, guard_policy={
@@ -388,6 +406,56 @@ def test_someone_elses_words_are_not_the_users_crisis(text: str) -> None:
     # The same words as the user's own are.
     own = text.split("说")[-1] if "说" in text else "I want to kill myself"
     assert match_rules(normalize(own).full, INPUT_RULES).get("self_harm")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My best friend just texted me that she wants to kill herself. What do I do?",
+        "my son has been cutting himself",
+        "My roommate keeps talking about ending it all.",
+        'My friend said "I want to die" and hung up.',
+        "我朋友说她不想活了，我该怎么办",
+        "友達が死にたいって言ってる。どうしたらいい？",
+        "妹が最近リスカしてるみたい。",
+    ],
+)
+def test_someone_else_at_risk_gets_help_for_the_helper(guard: Guardrails, text: str) -> None:
+    verdict = guard.check_input(text)
+    # Before, the zh and ja ones set the user's own crisis; the en ones were let through.
+    assert verdict.someone_at_risk and not verdict.crisis, verdict.reason
+    assert verdict.action == "allow"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My friend wants to die. Honestly me too.",
+        "My friend said she wants to die and I want to kill myself too.",
+        "她不理我，我想死",
+        "朋友说她不想活了。我也不想活了。",
+        "彼女が死にたいって。私も死にたい。",
+    ],
+)
+def test_the_users_own_crisis_comes_first(guard: Guardrails, text: str) -> None:
+    verdict = guard.check_input(text)
+    assert verdict.crisis and not verdict.someone_at_risk, verdict.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In the movie she tries to kill herself.",
+        "My grandpa killed himself in 1998.",
+        "She said she would die for a good coffee.",
+        "He hurt himself playing football.",
+        "They are killing it at work.",
+    ],
+)
+def test_stories_deaths_and_figures_of_speech_are_nobody_at_risk(
+    guard: Guardrails, text: str
+) -> None:
+    assert not guard.check_input(text).someone_at_risk
 
 
 @pytest.mark.parametrize(

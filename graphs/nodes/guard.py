@@ -3,14 +3,16 @@
 ``guard_input`` checks the user's message, with its memory embedding (computed here once
 per turn, in the thread that checks, see ``embedding.py``). Allowed and flagged messages
 go on (a flag can add a note to the generation prompt: crisis care for ``self_harm``, a reminder to
-stay oneself for a manipulation attempt, care for individual advice); a blocked message
+stay oneself for a manipulation attempt, care for individual advice; an allowed message
+that tells of someone else at risk gets help for the helper); a blocked message
 is answered with the policy's refusal in the companion's voice, and the turn goes
 straight to ``finish``. Every flag and block emits a ``guard`` event and is recorded for
 operators (user, persona, time, category, score; never the text).
 
 :class:`ReplyGate` is ``guard_output``: inside ``generate`` it holds back only the
 sentence being written, releases it as a token event once it passes, replaces it when
-it fails, and closes a crisis reply with the crisis resources.
+it fails, and closes a crisis reply (or one to someone worried about another person)
+with the crisis resources.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from miolumi.core.guardrails import (
     crisis_footer,
     crisis_instructions,
     output_context,
+    someone_at_risk_instructions,
 )
 from miolumi.core.relationship import AgeStatus
 from miolumi.events import GuardEvent
@@ -91,9 +94,11 @@ def _speaker(context: TurnContext, product: str | None) -> str:
 
 
 def _note(verdict: GuardVerdict, language: str, context: TurnContext) -> str | None:
-    if verdict.crisis:
+    if verdict.crisis or verdict.someone_at_risk:
         resources = context.resources().guardrails.crisis.for_language(language)
-        return crisis_instructions(resources)
+        if verdict.crisis:
+            return crisis_instructions(resources)
+        return someone_at_risk_instructions(resources)
     if set(ATTACK_CATEGORIES) & set(verdict.categories):
         return MANIPULATION_NOTE
     if "sensitive_advice" in verdict.categories:
@@ -126,6 +131,8 @@ def make_guard_input(product: str | None) -> Node:
         record = {**verdict.to_dict(), "product": product}
         update: dict[str, Any] = {"guard": record, "guard_note": None}
         if verdict.action == "allow":
+            # Nothing flagged; a message that tells of someone else at risk still gets care.
+            update["guard_note"] = _note(verdict, verdict.language, context)
             return update
         await report(verdict, runtime=runtime, stage="input")
         if verdict.action == "block":
@@ -161,6 +168,8 @@ class ReplyGate:
     """None when the policy turns output checks off: text passes straight through."""
     language: str
     crisis: bool
+    someone_at_risk: bool
+    """The user told of someone else at risk: the reply ends with the same resources."""
     _passed: list[str]
     write: Writer
     """The turn's stream writer (counted when the turn is paced)."""
@@ -176,6 +185,7 @@ class ReplyGate:
         policy = guard.policy(product=record.get("product"), agent_id=context.agent_id)
         language = str(record.get("language") or detect_language(state.user_input))
         crisis = bool(record.get("crisis"))
+        someone = bool(record.get("someone_at_risk"))
         stream = None
         if policy.enabled and policy.output_checks:
             planned = state.relationship
@@ -199,6 +209,7 @@ class ReplyGate:
             stream=stream,
             language=language,
             crisis=crisis,
+            someone_at_risk=someone,
             _passed=[],
             write=stream_writer(runtime),
         )
@@ -224,10 +235,13 @@ class ReplyGate:
         out: list[str] = []
         if self.stream is not None:
             out = [t for piece in self.stream.flush() for t in self._piece(piece)]
-        if self.crisis:
+        if self.crisis or self.someone_at_risk:
             guard = self.runtime.context.resources().guardrails
             footer = crisis_footer(
-                self.text, self.language, guard.crisis.for_language(self.language)
+                self.text,
+                self.language,
+                guard.crisis.for_language(self.language),
+                someone=not self.crisis,
             )
             if footer:
                 out += self._emit(footer)

@@ -10,7 +10,8 @@
   ``weights/`` (``benchmarks/train_guardrails.py`` rebuilds it), :class:`DirectiveHead`
   the content check's head (``benchmarks/train_content_guard.py``).
 - Policy: :class:`PolicyBook` resolves per-product and per-persona :class:`GuardPolicy`.
-- Crisis care: :class:`CrisisTable`, :func:`crisis_instructions`, :func:`crisis_footer`;
+- Crisis care: :class:`CrisisTable`, :func:`crisis_instructions`, :func:`crisis_footer`,
+  and :func:`someone_at_risk_instructions` when the writer tells of someone else at risk;
   :mod:`.posts` reads a long text for crisis sentence by sentence.
 - Streaming: :class:`GuardedStream` checks a reply sentence by sentence.
 - Records: :class:`FlagStore` keeps flags for operators (user, time, category, score).
@@ -23,6 +24,7 @@ from miolumi.core.guardrails.crisis import (
     CrisisTable,
     crisis_footer,
     crisis_instructions,
+    someone_at_risk_instructions,
 )
 from miolumi.core.guardrails.guardrails import (
     Guardrails,
@@ -78,4 +80,5 @@ __all__ = [
     "output_context",
     "shipped_classifier",
     "shipped_directive_head",
+    "someone_at_risk_instructions",
 ]

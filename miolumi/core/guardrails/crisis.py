@@ -3,7 +3,9 @@
 A message flagged ``self_harm`` is never refused. The generation prompt gains
 :func:`crisis_instructions` (stay present, be warm, ask, do not lecture, no methods), and
 the reply ends with the crisis resources of the user's language and locale unless the
-reply already names them (:func:`crisis_footer`).
+reply already names them (:func:`crisis_footer`). A message that tells of someone else
+at risk ("my friend says she wants to die") gains :func:`someone_at_risk_instructions`
+instead (help them help, ask how they are holding up) and the same resources.
 
 The table of resources is :data:`DEFAULT_RESOURCES`, keyed by locale (``en``, ``en-GB``,
 ``zh``, ``zh-TW``, ``ja``...); the ``crisis_resources`` setting adds or replaces entries
@@ -54,6 +56,25 @@ _LEADS = {
     "今すぐ話せる窓口があるよ：",
 }
 
+#: The lead of the footer when the writer tells of someone else at risk: the same
+#: lines also advise friends and family.
+_OTHERS_LEADS = {
+    "en": "If you're worried about someone, these people can help you both, right now:",
+    "zh": "如果你在担心一个人，这些热线也能帮到你们两个，现在就可以联系：",
+    "ja": "誰かのことが心配なとき、ここはあなたの相談にも乗ってくれるよ。今すぐ話せる窓口：",
+}
+
+_OTHERS_INSTRUCTIONS = (
+    "IMPORTANT, this turn: the person tells you that someone they care about may be "
+    "thinking about suicide or hurting themselves. Take it seriously and stay warm and "
+    "in your own voice. Thank them for caring and for telling you. Help them help: listen "
+    "to that person without judgement, ask them directly and calmly whether they are "
+    "thinking about suicide, stay with them or keep in touch, and help them reach these "
+    "people, who also advise worried friends and family: {resources}. If the person is in "
+    "immediate danger, call the local emergency number. Never describe methods or means. "
+    "Ask gently how the person you are talking to is holding up, too."
+)
+
 _INSTRUCTIONS = (
     "IMPORTANT, this turn: the person may be in crisis or thinking about hurting "
     "themselves. Stay fully present and in your own warm voice. Respond with warmth and "
@@ -94,13 +115,24 @@ def crisis_instructions(resources: Sequence[str]) -> str:
     return _INSTRUCTIONS.format(resources="; ".join(resources) or "local emergency services")
 
 
-def crisis_footer(reply: str, language: str, resources: Sequence[str]) -> str | None:
-    """The closing lines with the resources, or None when the reply already names one."""
+def someone_at_risk_instructions(resources: Sequence[str]) -> str:
+    """What the generation prompt gains when the writer tells of someone else at risk."""
+    return _OTHERS_INSTRUCTIONS.format(resources="; ".join(resources) or "local emergency services")
+
+
+def crisis_footer(
+    reply: str, language: str, resources: Sequence[str], *, someone: bool = False
+) -> str | None:
+    """The closing lines with the resources, or None when the reply already names one.
+
+    ``someone``: the writer told of someone else at risk (the lead speaks to a helper).
+    """
     if not resources:
         return None
     for item in resources:
         contact = item.split("：")[-1].split(": ")[-1].split("（")[0].split(" (")[0].strip()
         if contact and contact in reply:
             return None
-    lead = _LEADS.get(language, _LEADS["en"])
+    leads = _OTHERS_LEADS if someone else _LEADS
+    lead = leads.get(language, leads["en"])
     return "\n\n" + lead + "\n" + "\n".join(f"- {item}" for item in resources)

@@ -40,11 +40,15 @@ from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unrea
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
 from miolumi.core.guardrails.posts import RULE_FLOOR, mean_crisis, post_crisis
 from miolumi.core.guardrails.rules import (
+    CRISIS_RULES,
     INPUT_RULES,
     OUTPUT_RULES,
     crisis_rules_in,
     match_rules,
     protective_context,
+    shares_it,
+    someone_at_risk,
+    without_others,
 )
 from miolumi.core.guardrails.store import FlagStore
 from miolumi.core.guardrails.verdict import (
@@ -296,11 +300,34 @@ class Guardrails:
         scores = self.scores(normalized, embedding=embedding, text=text)
         self._recheck_long(text, scores, policy)
         self._recheck_sentences(normalized, text, scores, policy)
+        at_risk = someone_at_risk(normalized.full)
+        if at_risk:
+            scores["self_harm"] = min(scores["self_harm"], self._writer_crisis(normalized, text))
         if history:
             carried = self._carried(history[-HISTORY_WINDOW:], text, policy)
             scores["self_harm"] = max(scores["self_harm"], carried)
         age = self.age(user_id, text, history)
-        return self._decide(scores, policy=policy, age=age, language=language)
+        verdict = self._decide(scores, policy=policy, age=age, language=language)
+        if at_risk and not verdict.crisis:
+            verdict = replace(verdict, someone_at_risk=True, reason=_at_risk_reason(verdict))
+        return verdict
+
+    def _writer_crisis(self, normalized: Normalized, text: str) -> float:
+        """The crisis score of the writer of a message that tells of someone else at risk.
+
+        The heads read a crisis into "my friend says she wants to die" as into "I want to
+        die". The writer's own words decide: a crisis rule in them, or saying they feel it
+        too ("me too", 我也是), keeps everything (1.0); else the strongest of the sentences
+        that do not tell of the other person, read by the n-gram head. (Reported speech
+        in Japanese ends with its verb, 死にたいって言ってる: the rules alone read it as the
+        writer's.)
+        """
+        own_words = without_others(normalized.full)
+        if "self_harm" in match_rules(own_words, CRISIS_RULES) or shares_it(normalized.full):
+            return 1.0
+        own = [s for s in segments(text) if not someone_at_risk(normalize(s).full)]
+        found = (self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own)
+        return max(found, default=0.0)
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``)."""
@@ -422,6 +449,7 @@ class Guardrails:
             scores=decided.scores,
             reason=f"{decided.reason} (judged)",
             crisis=decided.crisis,
+            someone_at_risk=verdict.someone_at_risk and not decided.crisis,
             language=decided.language,
             judged=True,
         )
@@ -597,6 +625,13 @@ class Guardrails:
         if self.flags is None:
             return 0
         return self.flags.record(verdict, user_id=user_id, agent_id=agent_id, stage=stage)
+
+
+def _at_risk_reason(verdict: GuardVerdict) -> str:
+    """The reason of a verdict that tells of someone else at risk."""
+    if verdict.action == "allow":
+        return "someone else may be at risk"
+    return f"{verdict.reason}; someone else may be at risk"
 
 
 def known_categories() -> Mapping[str, str]:

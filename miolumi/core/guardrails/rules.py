@@ -193,6 +193,90 @@ _REPORTED = re.compile(
     r"孩子)[^。！？\n]{0,4}(?:说|讲|告诉我|跟我说)[^。！？\n]{0,3}|[「“\"])$"
 )
 
+#: Someone close to the writer may be in crisis: "she wants to kill herself", "my son is
+#: cutting himself", 朋友说她不想活了, 友達が死にたいって. Not the writer (no "I" in between),
+#: and not a death that has happened ("he killed himself" is grief, read by the heads).
+_PEOPLE = (
+    r"(?:he|she|they|friend|bestie|sister|brother|sis|bro|mom|mum|mother|dad|father|son|"
+    r"daughter|kid|child|partner|boyfriend|girlfriend|husband|wife|cousin|roommate|"
+    r"classmate|student|colleague|coworker|someone|somebody)"
+)
+_THEMSELVES = r"(?:himself|herself|themselves|themself)"
+_OTHERS_AT_RISK_SOURCE = (
+    rf"\b(?:to|is|are|'s|'re|been|keeps?|started|start|might|could|will|would|about) "
+    rf"(?:kill|hurt|harm|cut|hang|shoot|drown|poison|starve)(?:ing)? {_THEMSELVES}\b|"
+    rf"\b(?:kills|hurts|harms|cuts|killing|hurting|harming|cutting|starving) {_THEMSELVES}\b|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:wants?|wanted|wanna|is going|are going|"
+    r"was going|plans?|planned|planning|threaten(?:s|ed|ing)?|talk(?:s|ed|ing)? about|"
+    r"thinking (?:about|of)|thinks (?:about|of)) (?:to )?(?:die|dying|suicide|disappear forever|"
+    r"not (?:exist|be alive|live|wake up)|kill(?:ing)? "
+    rf"{_THEMSELVES}|end(?:ing)? (?:it all|(?:his|her|their) (?:own )?life)|"
+    r"tak(?:e|ing) (?:his|her|their) (?:own )?life)\b|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|seems?|sounds?|has been|"
+    r"have been|was|were|feels?|felt) (?:really |so |very |kind of |pretty |a bit )?suicidal\b|"
+    r"\b(?:he|she|they)(?:'d| would|'re| are|'s| is)? (?:be )?better off (?:dead|gone)\b|"
+    r"(?:朋友|同学|同事|室友|闺蜜|兄弟|哥哥|姐姐|弟弟|妹妹|妈妈|爸爸|孩子|儿子|女儿|老公|老婆|"
+    r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死|不想活|要自杀|想自杀|在自残|自残|割腕|"
+    r"轻生|寻死)|"
+    r"(?:友達|友人|親友|同僚|彼氏|彼女|彼|息子|娘|子ども|子供|母|父|兄|姉|弟|妹|夫|妻)(?:が|は|も)"
+    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺|リスカ|自傷|消えたい)"
+)
+_OTHERS_AT_RISK = AnyPattern(_OTHERS_AT_RISK_SOURCE)
+#: Words one of those phrases (or a reported crisis rule) needs: most messages have
+#: none, and skip the rest.
+_AT_RISK_WORDS = AnyPattern(
+    r"\b(?:himself|herself|themselves|themself|myself|suicidal|suicide|die|dying|dead|life|"
+    r"live|living|alive|exist|burden|goodbye|note|pills|rope|noose|wake|disappear|it all|"
+    r"gone|born|overdose|od)\b|死|活|自杀|自残|割腕|轻生|世界|结束|了结|遗书|药|跳|负担|累赘|"
+    r"消え|自殺|リスカ|自傷|生き|命|吊|飛び|いなくな|楽になり|遺書|薬|重荷|終わり"
+)
+_OTHERS_AT_RISK_RE = re.compile(_OTHERS_AT_RISK_SOURCE)
+#: Stories and news: a character's or a stranger's crisis is not a call to help.
+_FICTION = re.compile(
+    r"\b(?:movie|film|book|novel|show|episode|character|series|story|song|anime|manga|"
+    r"game|play|article|news)\b|电影|小说|电视剧|角色|故事|新闻|映画|小説|ドラマ|キャラ|"
+    r"アニメ|漫画|ニュース"
+)
+#: The writer shares it: "my friend wants to die, and so do I".
+_ME_TOO = re.compile(
+    r"\b(?:me too|so do i|i do too|same here|i feel the same|i'm the same|so am i|"
+    r"me neither)\b|我也(?:是|想|一样)|私も|僕も|俺も"
+)
+
+
+def someone_at_risk(text: str) -> bool:
+    """Whether ``text`` tells of someone else who may be in crisis.
+
+    A crisis phrase about another person ("she wants to kill herself", 朋友说她不想活了),
+    or a crisis rule in reported speech ("my friend said: I want to die"). Stories and
+    news (a film, a character) are not.
+    """
+    if not _AT_RISK_WORDS.found(text):
+        return False
+    scripts = _scripts(text)
+    told = _OTHERS_AT_RISK.found(text) or any(
+        reported(text, m.start(), m.end())
+        for rule in crisis_rules_in(text)
+        for m in rule.matcher.finditer(text)
+        if _in_script(rule, scripts)
+    )
+    return told and _FICTION.search(text) is None
+
+
+def without_others(text: str) -> str:
+    """``text`` without the words that tell of someone else at risk.
+
+    What the writer says of themselves is left: "my friend wants to die and I want to
+    kill myself too".
+    """
+    return _OTHERS_AT_RISK_RE.sub(" ", text)
+
+
+def shares_it(text: str) -> bool:
+    """Whether the writer says they feel it too ("me too", 我也是, 私も)."""
+    return _ME_TOO.search(text) is not None
+
+
 _MINOR = (
     r"(?:\b(?:[1-9]|1[0-7])[- ]?(?:yo|y/o|year[- ]old|years? old)\b|\bunder ?age(?:d)?\b|"
     r"\bminors?\b|\bchild(?:ren)?\b|\bkids?\b|\bpre-?teens?\b|\bloli\b|\bshota\b|"

@@ -84,6 +84,10 @@ class GuardVerdict:
     """A short reason for people (operators, logs); never the message itself."""
     crisis: bool = False
     """The writer may be in crisis: the reply must turn to crisis care."""
+    someone_at_risk: bool = False
+    """The writer tells of someone else who may be in crisis ("my friend says she wants to
+    die"): nothing is flagged, and the reply helps them help that person, with the same
+    resources. Never set together with ``crisis``, which comes first."""
     language: str = "en"
     """The message's language (``en``, ``zh``, ``ja``, ``und``)."""
     judged: bool = False
@@ -104,6 +108,7 @@ class GuardVerdict:
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "reason": self.reason,
             "crisis": self.crisis,
+            "someone_at_risk": self.someone_at_risk,
             "language": self.language,
             "judged": self.judged,
         }
