@@ -443,6 +443,25 @@ def test_the_users_own_crisis_comes_first(guard: Guardrails, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("earlier", "text", "crisis"),
+    [
+        ("My best friend just texted me she wants to kill herself.", "What do I do?", False),
+        ("友達が死にたいって言ってる。", "どうしたらいい？", False),
+        ("my sister is suicidal", "I'm so scared for her", False),
+        ("My friend wants to die.", "Honestly me too.", True),
+        ("我朋友说她不想活了", "我也是", True),
+        ("I love hiking", "me too lol", False),
+    ],
+)
+def test_someone_elses_crisis_is_carried_only_when_the_user_shares_it(
+    guard: Guardrails, earlier: str, text: str, crisis: bool
+) -> None:
+    # Before, the second and third became the user's crisis, and the fourth was allowed.
+    verdict = guard.check_input(text, history=[earlier])
+    assert verdict.crisis is crisis, verdict.reason
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "In the movie she tries to kill herself.",

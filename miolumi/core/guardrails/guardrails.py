@@ -330,7 +330,26 @@ class Guardrails:
         return max(found, default=0.0)
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
-        """The crisis score the ``recent`` messages carry into this one (``text``)."""
+        """The crisis score the ``recent`` messages carry into this one (``text``).
+
+        Someone else's crisis told in them is not the writer's (:meth:`_writer_crisis`),
+        unless the writer now says they feel it too ("me too"): that carries the rule floor.
+        """
+        carried = self._carried_crisis(recent, text, policy)
+        if carried < _flag_at(policy, "self_harm"):
+            if shares_it(normalize(text).full) and someone_at_risk(
+                normalize(" \n".join(recent)).full
+            ):
+                return max(carried, RULE_FLOOR)
+            return carried
+        together = " \n".join([*recent, text])
+        normalized = normalize(together)
+        if someone_at_risk(normalized.full):
+            return min(carried, self._writer_crisis(normalized, together))
+        return carried
+
+    def _carried_crisis(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
+        """The crisis score of the ``recent`` messages and this one read together."""
         together = " \n".join([*recent, text])
         if crisis_rules_in(together):
             normalized = normalize(together)
