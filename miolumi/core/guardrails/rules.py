@@ -109,6 +109,13 @@ JAILBREAK = _rules(
     r"\bpretend (?:that )?you (?:have|are under|are) no (?:rules|restrictions|limits|filter)",
     r"\b(?:an?|as an?|you are an?) (?:unfiltered|uncensored|amoral|unrestricted) (?:ai|chatbot|"
     r"model|assistant|language model)\b",
+    # The "dead grandma" exploit: a late relative who used to read out keys or recipes
+    # for weapons. Grief role-play without such a payload is not it.
+    r"\b(?:deceased|decased|dead|late|departed|passed)\b[^.\n]{0,20}\b(?:grandma|grandmother|"
+    r"granny|nana|grandpa|grandfather|mother|mom|mum|father|dad)\b[^.\n]{0,80}\b(?:"
+    r"(?:activation|license|licence|product|serial|cd|windows|office|steam)\b[^.\n]{0,12}"
+    r"\b(?:keys?|codes?)|"
+    r"serial numbers?|napalm|meth|methamphetamine|explosives?|bombs?|nerve agents?)\b",
     r"不受(?:任何)?(?:限制|约束|规则)|没有(?:任何)?(?:限制|道德|规则|底线)的(?:ai|人工智能|模式|助手)|"
     r"越狱(?:版|模式|后的(?:ai|你))",
     r"(?:无视|忽略|抛开)(?:所有|一切)?(?:道德|伦理|安全|内容)(?:限制|准则|规则|政策)",
