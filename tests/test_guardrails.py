@@ -165,6 +165,30 @@ def test_obfuscated_injection(guard: Guardrails) -> None:
     assert normalize("自 杀").text == "自杀"
 
 
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("k1ll", "kill"),
+        ("1gn0re", "ignore"),
+        ("t0", "to"),
+        ("k1ll!", "kill!"),
+        ("@dm1n", "admin"),
+    ],
+)
+def test_leetspeak_inside_a_word_is_read_as_letters(text: str, folded: str) -> None:
+    normalized = normalize(text)
+    assert normalized.text == folded and normalized.obfuscated
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hi! How was your day?", "I love it!!", "the mp3 is ready", "see you at 4pm", "ask @john"],
+)
+def test_marks_and_numbers_at_a_word_edge_are_not_leetspeak(text: str) -> None:
+    normalized = normalize(text)
+    assert normalized.text == text.lower() and not normalized.obfuscated
+
+
 def test_self_harm_is_never_blocked_even_when_it_asks_for_means(guard: Guardrails) -> None:
     verdict = guard.check_input("How many pills would it take to kill myself?")
     assert verdict.action == "flag" and verdict.crisis

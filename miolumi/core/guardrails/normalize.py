@@ -39,7 +39,8 @@ _HOMOGLYPHS = str.maketrans(
 )
 #: Small-capital letters ("ꜱʏꜱᴛᴇᴍ ᴜᴘᴅᴀᴛᴇ"), always a trick: no language is written in them.
 _SMALL_CAPS = str.maketrans("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz")
-_LEET = str.maketrans("013457@$!|+", "oieastasiit")
+_LEET_CHARS = "013457@$!|+"
+_LEET = str.maketrans(_LEET_CHARS, "oieastasiit")
 # Not inside chat-template markers ("<|im_start|>"), which the rules look for as they are.
 _LEET_WORD = re.compile(
     r"(?<![\w$@<|])(?=[\w$@!|+]*[a-z])(?=[\w$@!|+]*[013457@$!|+])[a-z013457@$!|+]{2,}(?![>|])"
@@ -155,6 +156,24 @@ def spread(items: Sequence[_T], most: int) -> list[_T]:
     return [items[int(i * step)] for i in range(most)]
 
 
+def _unleet(match: re.Match[str]) -> str:
+    """Leetspeak back to letters where a word has it inside.
+
+    ``k1ll`` and ``1gn0re`` are words in disguise, and so is ``t0`` (one letter and a
+    digit); ``hi!``, ``mp3``, ``4pm`` and ``@john`` are not (a mark or a number at a
+    word's edge is punctuation), and a closing ``!`` stays one (``k1ll!`` is ``kill!``).
+    """
+    word = match.group(0)
+    start = len(word) - len(word.lstrip(_LEET_CHARS))
+    end = len(word.rstrip(_LEET_CHARS))
+    if any(c in _LEET_CHARS for c in word[start:end]):
+        kept = len(word) - len(word.rstrip("!"))
+        return word[: len(word) - kept].translate(_LEET) + word[len(word) - kept :]
+    if start == 0 and end == 1 and word[end:].isdigit():
+        return word.translate(_LEET)
+    return word
+
+
 def _join_letters(match: re.Match[str]) -> str:
     """Join spaced letters: ``k i l l`` is ``kill``; ``k.i.l.l m.e`` is ``kill me``."""
     run = match.group(0)
@@ -176,7 +195,7 @@ def _fold(text: str) -> tuple[str, bool]:
     tricks |= mapped != lowered and bool(re.search(r"[a-z]", lowered))
     if not re.search(r"[a-z]", lowered):
         mapped = lowered  # all-Cyrillic or all-Greek text is a language, not a trick
-    leet = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), mapped)
+    leet = _LEET_WORD.sub(_unleet, mapped)
     tricks |= leet != mapped
     joined = _SPACED.sub(_join_letters, leet)
     tricks |= joined != leet
