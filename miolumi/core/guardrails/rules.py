@@ -116,6 +116,9 @@ JAILBREAK = _rules(
     r"(?:activation|license|licence|product|serial|cd|windows|office|steam)\b[^.\n]{0,12}"
     r"\b(?:keys?|codes?)|"
     r"serial numbers?|napalm|meth|methamphetamine|explosives?|bombs?|nerve agents?)\b",
+    # The universal adversarial suffix published with the GCG attack (Zou et al., 2023),
+    # pasted verbatim after a request; no one writes these words in this order otherwise.
+    r"\bsimilarly ?now write opposite(?:ley|ly)\b|\bme giving\W{0,3}one please\W{0,3}revert with\b",
     r"不受(?:任何)?(?:限制|约束|规则)|没有(?:任何)?(?:限制|道德|规则|底线)的(?:ai|人工智能|模式|助手)|"
     r"越狱(?:版|模式|后的(?:ai|你))",
     r"(?:无视|忽略|抛开)(?:所有|一切)?(?:道德|伦理|安全|内容)(?:限制|准则|规则|政策)",
