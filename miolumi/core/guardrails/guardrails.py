@@ -302,7 +302,7 @@ class Guardrails:
         self._recheck_sentences(normalized, text, scores, policy)
         at_risk = someone_at_risk(normalized.full)
         if at_risk:
-            scores["self_harm"] = min(scores["self_harm"], self._writer_crisis(normalized, text))
+            scores["self_harm"] = self._writer_crisis(normalized, text, scores["self_harm"])
         if history:
             carried = self._carried(history[-HISTORY_WINDOW:], text, policy)
             scores["self_harm"] = max(scores["self_harm"], carried)
@@ -312,22 +312,25 @@ class Guardrails:
             verdict = replace(verdict, someone_at_risk=True, reason=_at_risk_reason(verdict))
         return verdict
 
-    def _writer_crisis(self, normalized: Normalized, text: str) -> float:
-        """The crisis score of the writer of a message that tells of someone else at risk.
+    def _writer_crisis(self, normalized: Normalized, text: str, score: float) -> float:
+        """The writer's own crisis score in a message that tells of someone else at risk.
 
         The heads read a crisis into "my friend says she wants to die" as into "I want to
-        die". The writer's own words decide: a crisis rule in them, or saying they feel it
-        too ("me too", 我也是), keeps everything (1.0); else the strongest of the sentences
-        that do not tell of the other person, read by the n-gram head. (Reported speech
-        in Japanese ends with its verb, 死にたいって言ってる: the rules alone read it as the
-        writer's.)
+        die": ``score`` is theirs. The writer's own words decide. Saying they are in it
+        too ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in
+        their words keeps it. Else it is at most the strongest of the sentences with the
+        words about the other person taken out (and none that reports their words), read
+        by the n-gram head. (Reported speech in Japanese ends with its verb,
+        死にたいって言ってる: the rules alone read it as the writer's.)
         """
-        own_words = without_others(normalized.full)
-        if "self_harm" in match_rules(own_words, CRISIS_RULES) or shares_it(normalized.full):
-            return 1.0
-        own = [s for s in segments(text) if not someone_at_risk(normalize(s).full)]
+        if shares_it(normalized.full):
+            return max(score, RULE_FLOOR)
+        if "self_harm" in match_rules(without_others(normalized.full), CRISIS_RULES):
+            return score
+        rest = (without_others(normalize(s).full) for s in segments(text))
+        own = (s for s in rest if not someone_at_risk(s))  # not reported speech either
         found = (self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own)
-        return max(found, default=0.0)
+        return min(score, max(found, default=0.0))
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``).
@@ -345,7 +348,7 @@ class Guardrails:
         together = " \n".join([*recent, text])
         normalized = normalize(together)
         if someone_at_risk(normalized.full):
-            return min(carried, self._writer_crisis(normalized, together))
+            return self._writer_crisis(normalized, together, carried)
         return carried
 
     def _carried_crisis(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:

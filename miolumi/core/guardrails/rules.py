@@ -89,6 +89,17 @@ INJECTION = [
     ),
 ]
 
+_ROLE_PLAY = (
+    r"\b(?:act(?:ing)? (?:as|like)|pretend(?:ing)?|play(?:ing)? (?:as|the (?:role|part) of|my)|"
+    r"role-?play(?:ing)?|impersonat(?:e|ing)|simulat(?:e|ing)|you are|you're)\b"
+)
+_ELDERS = r"(?:grandma|grandmother|granny|nana|grandpa|grandfather|mother|mom|mum|father|dad)"
+_DEAD_GRANDMA_PAYLOAD = (
+    r"\b(?:(?:activation|license|licence|product|serial|cd|windows|office|steam)\b[^.\n]{0,12}"
+    r"\b(?:keys?|codes?)|serial numbers?|napalm|meth|methamphetamine|explosives?|bombs?|"
+    r"nerve agents?)\b"
+)
+
 JAILBREAK = _rules(
     "jailbreak",
     0.95,
@@ -109,13 +120,17 @@ JAILBREAK = _rules(
     r"\bpretend (?:that )?you (?:have|are under|are) no (?:rules|restrictions|limits|filter)",
     r"\b(?:an?|as an?|you are an?) (?:unfiltered|uncensored|amoral|unrestricted) (?:ai|chatbot|"
     r"model|assistant|language model)\b",
-    # The "dead grandma" exploit: a late relative who used to read out keys or recipes
-    # for weapons. Grief role-play without such a payload is not it.
-    r"\b(?:deceased|decased|dead|late|departed|passed)\b[^.\n]{0,20}\b(?:grandma|grandmother|"
-    r"granny|nana|grandpa|grandfather|mother|mom|mum|father|dad)\b[^.\n]{0,80}\b(?:"
-    r"(?:activation|license|licence|product|serial|cd|windows|office|steam)\b[^.\n]{0,12}"
-    r"\b(?:keys?|codes?)|"
-    r"serial numbers?|napalm|meth|methamphetamine|explosives?|bombs?|nerve agents?)\b",
+    # The "dead grandma" exploit: play a late relative who used to read out keys or
+    # recipes for weapons. It needs the role-play and the payload: grief role-play
+    # without a payload is not it, nor "sorry I'm late, my mom... a bomb threat".
+    rf"{_ROLE_PLAY}[^\n]{{0,30}}\b(?:(?:deceased|decased|dead|late|departed)\b[^.\n]{{0,12}}"
+    rf"\b{_ELDERS}|{_ELDERS}\b[^.\n]{{0,20}}\b(?:who|that) (?:has )?(?:passed away|passed|died))"
+    rf"\b[^\n]{{0,120}}{_DEAD_GRANDMA_PAYLOAD}",
+    r"(?:扮演|假装(?:成|是)?|装作|充当|当)[^\n]{0,6}(?:已故|去世|过世|死去)[^\n]{0,3}(?:奶奶|外婆|祖母|姥姥|"
+    r"爷爷|外公|祖父|妈妈|母亲|爸爸|父亲)[^\n]{0,80}(?:激活码|序列号|密钥|凝固汽油弹|炸弹|冰毒)",
+    r"(?:亡くなった|死んだ|故)(?:祖母|おばあちゃん|ばあちゃん|祖父|おじいちゃん|じいちゃん|母|父)"
+    r"[^\n]{0,10}(?:ふり|演じ|なりきっ|として)[^\n]{0,100}(?:プロダクトキー|シリアル|ライセンスキー|"
+    r"ナパーム|爆弾|覚醒剤)",
     # The universal adversarial suffix published with the GCG attack (Zou et al., 2023),
     # pasted verbatim after a request; no one writes these words in this order otherwise.
     r"\bsimilarly ?now write opposite(?:ley|ly)\b|\bme giving\W{0,3}one please\W{0,3}revert with\b",
@@ -205,52 +220,73 @@ _REPORTED = re.compile(
 
 #: Someone close to the writer may be in crisis: "she wants to kill herself", "my son is
 #: cutting himself", 朋友说她不想活了, 友達が死にたいって. Not the writer (no "I" in between),
-#: and not a death that has happened ("he killed himself" is grief, read by the heads).
+#: not a death that has happened ("he killed himself" is grief, read by the heads), not
+#: an illness ("my mom is going to die soon") nor a figure of speech ("killing herself
+#: with overtime", "cuts himself shaving", "wants to die on this hill", 想死你了).
 _PEOPLE = (
     r"(?:he|she|they|friend|bestie|sister|brother|sis|bro|mom|mum|mother|dad|father|son|"
     r"daughter|kid|child|partner|boyfriend|girlfriend|husband|wife|cousin|roommate|"
     r"classmate|student|colleague|coworker|someone|somebody)"
 )
 _THEMSELVES = r"(?:himself|herself|themselves|themself)"
+_NOT_MEANT = (
+    r"(?! (?:shaving|while|by accident|accidentally|with|over|at work|for|trying|working|"
+    r"laughing|on (?:this|that|the|every) hill))"
+)
+_SELF_ENDING = (
+    rf"kill(?:ing)? {_THEMSELVES}|end(?:ing)? (?:it all|(?:his|her|their) (?:own )?life)|"
+    r"tak(?:e|ing) (?:his|her|their) (?:own )?life"
+)
 _OTHERS_AT_RISK_SOURCE = (
     rf"\b(?:to|is|are|'s|'re|been|keeps?|started|start|might|could|will|would|about) "
-    rf"(?:kill|hurt|harm|cut|hang|shoot|drown|poison|starve)(?:ing)? {_THEMSELVES}\b|"
-    rf"\b(?:kills|hurts|harms|cuts|killing|hurting|harming|cutting|starving) {_THEMSELVES}\b|"
-    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:wants?|wanted|wanna|is going|are going|"
-    r"was going|plans?|planned|planning|threaten(?:s|ed|ing)?|talk(?:s|ed|ing)? about|"
-    r"thinking (?:about|of)|thinks (?:about|of)) (?:to )?(?:die|dying|suicide|disappear forever|"
-    r"not (?:exist|be alive|live|wake up)|kill(?:ing)? "
-    rf"{_THEMSELVES}|end(?:ing)? (?:it all|(?:his|her|their) (?:own )?life)|"
-    r"tak(?:e|ing) (?:his|her|their) (?:own )?life)\b|"
+    rf"(?:kill|hurt|harm|cut|hang|shoot|drown|poison|starve)(?:ing)? {_THEMSELVES}\b{_NOT_MEANT}|"
+    rf"\b(?:kills|hurts|harms|cuts|killing|hurting|harming|cutting|starving) {_THEMSELVES}\b"
+    rf"{_NOT_MEANT}|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:wants?|wanted|wanna|plans?|planned|planning|"
+    r"threaten(?:s|ed|ing)?|thinking (?:about|of)|thinks (?:about|of)) (?:to )?(?:die|dying|"
+    r"suicide|disappear forever|not (?:exist|be alive|live|wake up)|"
+    rf"{_SELF_ENDING})\b{_NOT_MEANT}|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:is going|are going|was going|were going|"
+    rf"talk(?:s|ed|ing)? about) (?:to )?(?:{_SELF_ENDING})\b{_NOT_MEANT}|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\btalk(?:s|ed|ing)? about suicide\b"
+    r"(?! prevention| awareness| rates?| statistics| hotlines?)|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|seems?|sounds?|has been|"
     r"have been|was|were|feels?|felt) (?:really |so |very |kind of |pretty |a bit )?suicidal\b|"
     r"\b(?:he|she|they)(?:'d| would|'re| are|'s| is)? (?:be )?better off (?:dead|gone)\b|"
     r"(?:朋友|同学|同事|室友|闺蜜|兄弟|哥哥|姐姐|弟弟|妹妹|妈妈|爸爸|孩子|儿子|女儿|老公|老婆|"
-    r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死|不想活|要自杀|想自杀|在自残|自残|割腕|"
-    r"轻生|寻死)|"
+    r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死(?![你您我他她它])|不想活|要自杀|想自杀|"
+    r"在自残|自残|割腕|轻生|寻死|伤害自己)|"
     r"(?:友達|友人|親友|同僚|彼氏|彼女|彼|息子|娘|子ども|子供|母|父|兄|姉|弟|妹|夫|妻)(?:が|は|も)"
-    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺|リスカ|自傷|消えたい)"
+    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺(?:したい|しよう|する|を考え|未遂)|リスカ|自傷|消えたい)"
 )
 _OTHERS_AT_RISK = AnyPattern(_OTHERS_AT_RISK_SOURCE)
-#: Words one of those phrases (or a reported crisis rule) needs: most messages have
-#: none, and skip the rest.
+#: Words one of those phrases needs: most messages have none (a reported crisis rule is
+#: looked for apart, with :func:`crisis_rules_in`).
 _AT_RISK_WORDS = AnyPattern(
-    r"\b(?:himself|herself|themselves|themself|myself|suicidal|suicide|die|dying|dead|life|"
-    r"live|living|alive|exist|burden|goodbye|note|pills|rope|noose|wake|disappear|it all|"
-    r"gone|born|overdose|od)\b|死|活|自杀|自残|割腕|轻生|世界|结束|了结|遗书|药|跳|负担|累赘|"
-    r"消え|自殺|リスカ|自傷|生き|命|吊|飛び|いなくな|楽になり|遺書|薬|重荷|終わり"
+    r"\b(?:himself|herself|themselves|themself|suicidal|suicide|die|dying|life|better off)\b|"
+    r"死|活|自杀|自残|割腕|轻生|伤害自己|自殺|リスカ|自傷|消え"
 )
 _OTHERS_AT_RISK_RE = re.compile(_OTHERS_AT_RISK_SOURCE)
-#: Stories and news: a character's or a stranger's crisis is not a call to help.
+#: Stories: a character's crisis is not a call to help. (Not "game" or "news": "my son
+#: wants to kill himself after losing the game" is real.)
 _FICTION = re.compile(
-    r"\b(?:movie|film|book|novel|show|episode|character|series|story|song|anime|manga|"
-    r"game|play|article|news)\b|电影|小说|电视剧|角色|故事|新闻|映画|小説|ドラマ|キャラ|"
-    r"アニメ|漫画|ニュース"
+    r"\b(?:movie|film|book|novel|episode|character|series|story|song|anime|manga|"
+    r"article)\b|电影|小说|电视剧|角色|故事|映画|小説|ドラマ|キャラ|アニメ|漫画"
 )
-#: The writer shares it: "my friend wants to die, and so do I".
+#: The writer is in it too: "me too", "so do I", "I started doing it too", "we both want
+#: to die", "me and my friend want to die", 我也是, 我和朋友都想死, 私も死にたい. It errs
+#: towards the writer's crisis ("I want to help her too" counts): missing theirs is worse.
 _ME_TOO = re.compile(
-    r"\b(?:me too|so do i|i do too|same here|i feel the same|i'm the same|so am i|"
-    r"me neither)\b|我也(?:是|想|一样)|私も|僕も|俺も"
+    r"\b(?:me too|so do i|so am i|same here|i feel the same|i'm the same|me as well)\b|"
+    r"\b(?:i|i'm|i've)\b[^.\n?!]{0,30}\b(?:too|as well)\b|"
+    r"\b(?:we|we're|both of us|me and (?:my )?\w+|\w+ and i|and me)\b[^.\n]{0,12}\b(?:both |all )?"
+    r"(?:want|wanna|wanted|plan|planned|planning|are going|were going|'re going|thinking)\b|"
+    r"\b(?:suicide )?pact\b|\b(?:do it|die|end it) together\b|"
+    r"我也(?:是(?=[。！!，,…~\s]|$)|一样|想死|想过|不想活|想自杀|有过|这样)|"
+    r"(?:我们|咱们|我和|我跟|和我(?!说|讲)|跟我(?!说|讲))[^。！？\n说讲]{0,5}"
+    r"(?:想死|不想活|想自杀|要自杀|自残|割腕|轻生|寻死)|"
+    r"(?:私|僕|俺)(?:たち|達)?(?:も|と)[^。！？\n]{0,8}(?:同じ|死にたい|消えたい|自殺|そう(?:思|な|だ))|"
+    r"一緒に(?:死|自殺|消え)"
 )
 
 
@@ -261,12 +297,13 @@ def someone_at_risk(text: str) -> bool:
     or a crisis rule in reported speech ("my friend said: I want to die"). Stories and
     news (a film, a character) are not.
     """
-    if not _AT_RISK_WORDS.found(text):
+    rules = crisis_rules_in(text)
+    if not rules and not _AT_RISK_WORDS.found(text):
         return False
     scripts = _scripts(text)
     told = _OTHERS_AT_RISK.found(text) or any(
         reported(text, m.start(), m.end())
-        for rule in crisis_rules_in(text)
+        for rule in rules
         for m in rule.matcher.finditer(text)
         if _in_script(rule, scripts)
     )
@@ -283,7 +320,7 @@ def without_others(text: str) -> str:
 
 
 def shares_it(text: str) -> bool:
-    """Whether the writer says they feel it too ("me too", 我也是, 私も)."""
+    """Whether the writer says they are in it too ("me too", "we both", 我也是, 私も)."""
     return _ME_TOO.search(text) is not None
 
 
