@@ -65,12 +65,14 @@ def terminal(server: FakeOpenAIServer, *args: str) -> Iterator[Terminal]:
 
 
 def test_ctrl_c_mid_stream_keeps_the_repl_and_records_nothing() -> None:
-    slow = "one two three four five six seven eight nine ten eleven twelve"
+    # Output checks release whole sentences: the reply needs several for its start to show
+    # while the rest still streams (one long sentence shows at once, at its end).
+    slow = "One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten. Eleven. Twelve."
     with FakeOpenAIServer(replies=[slow, "fine, and you?"], token_delay=0.15) as server:
         with terminal(server, "-u", "u1", "-t", "th") as term:
             term.read_until("you>")
             term.type("tell me a long story\n")
-            term.read_until("two three")
+            term.read_until("One. Two.")
             term.proc.send_signal(signal.SIGINT)
             term.read_until("interrupted: this turn was not recorded")
             term.type("how are you?\n")
