@@ -48,6 +48,7 @@ from miolumi.core.guardrails.rules import (
     protective_context,
     shares_it,
     someone_at_risk,
+    speaks_of_self,
     without_others,
 )
 from miolumi.core.guardrails.store import FlagStore
@@ -319,16 +320,19 @@ class Guardrails:
         die": ``score`` is theirs. The writer's own words decide. Saying they are in it
         too ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in
         their words keeps it. Else it is at most the strongest of the sentences with the
-        words about the other person taken out (and none that reports their words), read
-        by the n-gram head. (Reported speech in Japanese ends with its verb,
-        死にたいって言ってる: the rules alone read it as the writer's.)
+        words about the other person taken out (those where the writer speaks of
+        themselves, and none that reports their words), read by the n-gram head.
+        (Reported speech in Japanese ends with its verb, 死にたいって言ってる: the rules
+        alone read it as the writer's.)
         """
         if shares_it(normalized.full):
             return max(score, RULE_FLOOR)
         if "self_harm" in match_rules(without_others(normalized.full), CRISIS_RULES):
             return score
         rest = (without_others(normalize(s).full) for s in segments(text))
-        own = (s for s in rest if not someone_at_risk(s))  # not reported speech either
+        # What is left must be the writer's, not reported speech, nor the rest of the
+        # other person's story ("my sister tried [to kill herself] last night").
+        own = (s for s in rest if speaks_of_self(s) and not someone_at_risk(s))
         found = (self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own)
         return min(score, max(found, default=0.0))
 

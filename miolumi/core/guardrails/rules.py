@@ -238,7 +238,7 @@ _SELF_ENDING = (
     r"tak(?:e|ing) (?:his|her|their) (?:own )?life"
 )
 _OTHERS_AT_RISK_SOURCE = (
-    rf"\b(?:to|is|are|'s|'re|been|keeps?|started|start|might|could|will|would|about) "
+    rf"\b(?:to|is|are|'s|'re|'ll|'d|been|keeps?|started|start|might|could|will|would|about) "
     rf"(?:kill|hurt|harm|cut|hang|shoot|drown|poison|starve)(?:ing)? {_THEMSELVES}\b{_NOT_MEANT}|"
     rf"\b(?:kills|hurts|harms|cuts|killing|hurting|harming|cutting|starving) {_THEMSELVES}\b"
     rf"{_NOT_MEANT}|"
@@ -277,7 +277,8 @@ _FICTION = re.compile(
 #: to die", "me and my friend want to die", 我也是, 我和朋友都想死, 私も死にたい. It errs
 #: towards the writer's crisis ("I want to help her too" counts): missing theirs is worse.
 _ME_TOO = re.compile(
-    r"\b(?:me too|so do i|so am i|same here|i feel the same|i'm the same|me as well)\b|"
+    r"\b(?:me too|so do i|so am i|same here|i feel the same|i'm the same|me as well|we both|"
+    r"both of us|the two of us)\b|(?:^|[.!?\n] *)same[ .!]*$|"
     r"\b(?:i|i'm|i've)\b[^.\n?!]{0,30}\b(?:too|as well)\b|"
     r"\b(?:we|we're|both of us|me and (?:my )?\w+|\w+ and i|and me)\b[^.\n]{0,12}\b(?:both |all )?"
     r"(?:want|wanna|wanted|plan|planned|planning|are going|were going|'re going|thinking)\b|"
@@ -286,6 +287,7 @@ _ME_TOO = re.compile(
     r"(?:我们|咱们|我和|我跟|和我(?!说|讲)|跟我(?!说|讲))[^。！？\n说讲]{0,5}"
     r"(?:想死|不想活|想自杀|要自杀|自残|割腕|轻生|寻死)|"
     r"(?:私|僕|俺)(?:たち|達)?(?:も|と)[^。！？\n]{0,8}(?:同じ|死にたい|消えたい|自殺|そう(?:思|な|だ))|"
+    r"(?:私|僕|俺)も(?:そう)?(?:だよ|です|だ)?(?=[。！!…\s]|$)|"
     r"一緒に(?:死|自殺|消え)"
 )
 
@@ -308,6 +310,19 @@ def someone_at_risk(text: str) -> bool:
         if _in_script(rule, scripts)
     )
     return told and _FICTION.search(text) is None
+
+
+#: The writer as a subject ("I", "me", 我, 私), not as an owner ("my sister", 我妹妹, 私の).
+_WRITER = re.compile(
+    r"\b(?:i|i'm|i've|i'll|i'd|me|myself)\b|"
+    r"我(?!的|们|(?:男|女)?朋友|同学|同事|室友|闺蜜|兄弟|哥|姐|弟|妹|妈|爸|老公|老婆|孩子|儿子|女儿|家)|"
+    r"(?:私|僕|俺)(?!の|たち|達)"
+)
+
+
+def speaks_of_self(text: str) -> bool:
+    """Whether the writer is a subject in ``text`` ("I", "me", 我, 私)."""
+    return _WRITER.search(text) is not None
 
 
 def without_others(text: str) -> str:
