@@ -43,12 +43,13 @@ from miolumi.core.guardrails.rules import (
     CRISIS_RULES,
     INPUT_RULES,
     OUTPUT_RULES,
+    about_others,
     crisis_rules_in,
     match_rules,
+    of_the_writer,
     protective_context,
     shares_it,
     someone_at_risk,
-    speaks_of_self,
     without_others,
 )
 from miolumi.core.guardrails.store import FlagStore
@@ -302,7 +303,7 @@ class Guardrails:
         self._recheck_long(text, scores, policy)
         self._recheck_sentences(normalized, text, scores, policy)
         at_risk = someone_at_risk(normalized.full)
-        if at_risk:
+        if at_risk or about_others(normalized.full):
             scores["self_harm"] = self._writer_crisis(normalized, text, scores["self_harm"])
         if history:
             carried = self._carried(history[-HISTORY_WINDOW:], text, policy)
@@ -314,16 +315,17 @@ class Guardrails:
         return verdict
 
     def _writer_crisis(self, normalized: Normalized, text: str, score: float) -> float:
-        """The writer's own crisis score in a message that tells of someone else at risk.
+        """The writer's own crisis score in a message whose crisis words are about others.
 
-        The heads read a crisis into "my friend says she wants to die" as into "I want to
-        die": ``score`` is theirs. The writer's own words decide. Saying they are in it
-        too ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in
-        their words keeps it. Else it is at most the strongest of the sentences with the
-        words about the other person taken out (those where the writer speaks of
-        themselves, and none that reports their words), read by the n-gram head.
-        (Reported speech in Japanese ends with its verb, 死にたいって言ってる: the rules
-        alone read it as the writer's.)
+        Someone else at risk, or not ("my mom is going to die soon", 想死你了). The heads
+        read a crisis into "my friend says she wants to die" as into "I want to die":
+        ``score`` is theirs. The writer's own words decide. Saying they are in it too
+        ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in their
+        words keeps it. Else it is at most the strongest of the sentences with the words
+        about the other person taken out (those that may be the writer's own, and none
+        that reports the other's words), read by the n-gram head. (Reported speech in
+        Japanese ends with its verb, 死にたいって言ってる: the rules alone read it as the
+        writer's.)
         """
         if shares_it(normalized.full):
             return max(score, RULE_FLOOR)
@@ -332,7 +334,7 @@ class Guardrails:
         rest = (without_others(normalize(s).full) for s in segments(text))
         # What is left must be the writer's, not reported speech, nor the rest of the
         # other person's story ("my sister tried [to kill herself] last night").
-        own = (s for s in rest if speaks_of_self(s) and not someone_at_risk(s))
+        own = (s for s in rest if of_the_writer(s) and not someone_at_risk(s))
         found = (self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own)
         return min(score, max(found, default=0.0))
 
@@ -351,7 +353,7 @@ class Guardrails:
             return carried
         together = " \n".join([*recent, text])
         normalized = normalize(together)
-        if someone_at_risk(normalized.full):
+        if about_others(normalized.full):
             return self._writer_crisis(normalized, together, carried)
         return carried
 

@@ -91,7 +91,8 @@ INJECTION = [
 
 _ROLE_PLAY = (
     r"\b(?:act(?:ing)? (?:as|like)|pretend(?:ing)?|play(?:ing)? (?:as|the (?:role|part) of|my)|"
-    r"role-?play(?:ing)?|impersonat(?:e|ing)|simulat(?:e|ing)|you are|you're)\b"
+    r"role-?play(?:ing)?|impersonat(?:e|ing)|simulat(?:e|ing)|you are|you're|be my|"
+    r"talk(?:ing)? like|speak(?:ing)? (?:like|as))\b"
 )
 _ELDERS = r"(?:grandma|grandmother|granny|nana|grandpa|grandfather|mother|mom|mum|father|dad)"
 _DEAD_GRANDMA_PAYLOAD = (
@@ -229,10 +230,12 @@ _PEOPLE = (
     r"classmate|student|colleague|coworker|someone|somebody)"
 )
 _THEMSELVES = r"(?:himself|herself|themselves|themself)"
-_NOT_MEANT = (
-    r"(?! (?:shaving|while|by accident|accidentally|with|over|at work|for|trying|working|"
-    r"laughing|on (?:this|that|the|every) hill))"
+_FIGURE = (
+    r"(?:shaving|by accident|accidentally|laughing|working|at (?:work|the gym)|"
+    r"with (?:all )?(?:this |that |the |his |her |their )?(?:work|overtime|homework|exercise)|"
+    r"on (?:this|that|the|every) hill)"
 )
+_NOT_MEANT = rf"(?! {_FIGURE})"
 _SELF_ENDING = (
     rf"kill(?:ing)? {_THEMSELVES}|end(?:ing)? (?:it all|(?:his|her|their) (?:own )?life)|"
     r"tak(?:e|ing) (?:his|her|their) (?:own )?life"
@@ -277,11 +280,16 @@ _FICTION = re.compile(
 #: to die", "me and my friend want to die", 我也是, 我和朋友都想死, 私も死にたい. It errs
 #: towards the writer's crisis ("I want to help her too" counts): missing theirs is worse.
 _ME_TOO = re.compile(
-    r"\b(?:me too|so do i|so am i|same here|i feel the same|i'm the same|me as well|we both|"
-    r"both of us|the two of us)\b|(?:^|[.!?\n] *)same[ .!]*$|"
-    r"\b(?:i|i'm|i've)\b[^.\n?!]{0,30}\b(?:too|as well)\b|"
-    r"\b(?:we|we're|both of us|me and (?:my )?\w+|\w+ and i|and me)\b[^.\n]{0,12}\b(?:both |all )?"
-    r"(?:want|wanna|wanted|plan|planned|planning|are going|were going|'re going|thinking)\b|"
+    r"\b(?:me too|so do i|so am i|same here|i feel the same|i'm the same|me as well|"
+    r"me neither|neither do i|nor do i)\b|(?:^|[.!?\n] *)same[ .!]*$|"
+    r"\b(?:i|i'm|i've)\b[^.\n?!]{0,30}\beither\b|"
+    r"\b(?:i|i'm|i've)\b[^.\n?!]{0,20}\b(?:feel|felt|want|wanna|think|thought|been|am|do|did|"
+    r"tried|started)\b[^.\n?!]{0,15}\b(?:too|as well)\b|"
+    r"\bwe (?:both|all|two) (?:are|do|feel (?:it|the same))\b|"
+    r"\b(?:we|we're|both of us|the two of us|me and (?:my )?\w+|\w+ and i|and me)\b[^.\n]{0,12}"
+    r"\b(?:both |all )?(?:want|wanna|wanted|plan|planned|planning|are going|were going|"
+    r"'re going|thinking of|thinking about) (?:to )?(?:die|dying|suicide|kill(?:ing)? ourselves|"
+    r"end(?:ing)? (?:it|our lives)|disappear)\b|"
     r"\b(?:suicide )?pact\b|\b(?:do it|die|end it) together\b|"
     r"我也(?:是(?=[。！!，,…~\s]|$)|一样|想死|想过|不想活|想自杀|有过|这样)|"
     r"(?:我们|咱们|我和|我跟|和我(?!说|讲)|跟我(?!说|讲))[^。！？\n说讲]{0,5}"
@@ -320,18 +328,44 @@ _WRITER = re.compile(
 )
 
 
-def speaks_of_self(text: str) -> bool:
-    """Whether the writer is a subject in ``text`` ("I", "me", 我, 私)."""
-    return _WRITER.search(text) is not None
+#: Someone else as the subject: "my sister", "her", 她, 朋友, 友達.
+_OTHER_SUBJECT = re.compile(rf"\b{_PEOPLE}\b|\b(?:her|him|them)\b|他|她|朋友|友達|彼")
+
+
+def of_the_writer(text: str) -> bool:
+    """Whether ``text`` may be the writer's words about themselves.
+
+    They are its subject ("I", "me", 我, 私), or it names nobody else (no subject at all,
+    as in "can't do this anymore", 好想消失).
+    """
+    return _WRITER.search(text) is not None or _OTHER_SUBJECT.search(text) is None
+
+
+#: Crisis words about someone else that tell of no risk: an illness, a figure of speech,
+#: a death that has happened, prevention. Not someone at risk, and not the writer's crisis.
+_OTHERS_NOT_AT_RISK = re.compile(
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:is|are|was|were) going to die\b|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\btalk(?:s|ed|ing)? about (?:dying|death|suicide)\b|"
+    rf"\b(?:kill|hurt|cut)(?:s|ing)? {_THEMSELVES} {_FIGURE}|\bwants? to die {_FIGURE}|"
+    r"想死[你您我他她它]|(?:自殺|自杀)(?:した|防止|予防|预防)"
+)
+
+
+def about_others(text: str) -> bool:
+    """Whether crisis words in ``text`` are about someone else.
+
+    At risk (:func:`someone_at_risk`), or not: an illness, a figure of speech, a past death.
+    """
+    return someone_at_risk(text) or _OTHERS_NOT_AT_RISK.search(text) is not None
 
 
 def without_others(text: str) -> str:
-    """``text`` without the words that tell of someone else at risk.
+    """``text`` without the words that tell of someone else (at risk or not).
 
     What the writer says of themselves is left: "my friend wants to die and I want to
     kill myself too".
     """
-    return _OTHERS_AT_RISK_RE.sub(" ", text)
+    return _OTHERS_NOT_AT_RISK.sub(" ", _OTHERS_AT_RISK_RE.sub(" ", text))
 
 
 def shares_it(text: str) -> bool:
