@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib
 import importlib.util
 import threading
 import time
+import types
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,20 @@ def test_plain_cpu_buffers_turn_extra_buffer_types_off_for_one_load(when: bool) 
         inside = llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
     assert inside is not when
     assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts
+
+
+def test_an_amx_cpu_with_an_old_llama_cpp_names_the_upgrade() -> None:
+    class Params(ctypes.Structure):
+        _fields_ = [("n_gpu_layers", ctypes.c_int32)]  # no use_extra_bufts
+
+    old = types.SimpleNamespace(
+        llama_cpp=types.SimpleNamespace(
+            llama_model_params=Params, llama_model_default_params=Params
+        )
+    )
+    loading = llamacpp_chat._plain_cpu_buffers(old, when=True)  # type: ignore[arg-type]
+    with pytest.raises(ModelNotConfiguredError, match="pip install -U llama-cpp-python"):
+        loading.__enter__()
 
 
 def test_missing_llama_cpp_names_the_install_command(

@@ -193,6 +193,12 @@ def _plain_cpu_buffers(llama_cpp: ModuleType, *, when: bool) -> Iterator[None]:
         yield
         return
     module = llama_cpp.llama_cpp
+    fields = {name for name, *_ in module.llama_model_params._fields_}
+    if "use_extra_bufts" not in fields:
+        raise ModelNotConfiguredError(
+            "This CPU has AMX, where llama.cpp's AMX kernel crashes, and this "
+            "llama-cpp-python cannot turn it off: pip install -U llama-cpp-python"
+        )
     with _DEFAULTS_LOCK:
         default = module.llama_model_default_params
 
