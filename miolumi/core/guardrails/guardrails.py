@@ -303,7 +303,7 @@ class Guardrails:
         self._recheck_long(text, scores, policy)
         self._recheck_sentences(normalized, text, scores, policy)
         at_risk = someone_at_risk(normalized.full)
-        if at_risk or about_others(normalized.full):
+        if about_others(normalized.full, at_risk=at_risk):
             scores["self_harm"] = self._writer_crisis(normalized, text, scores["self_harm"])
         if history:
             carried = self._carried(history[-HISTORY_WINDOW:], text, policy)

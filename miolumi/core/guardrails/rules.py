@@ -351,12 +351,15 @@ _OTHERS_NOT_AT_RISK = re.compile(
 )
 
 
-def about_others(text: str) -> bool:
+def about_others(text: str, *, at_risk: bool | None = None) -> bool:
     """Whether crisis words in ``text`` are about someone else.
 
-    At risk (:func:`someone_at_risk`), or not: an illness, a figure of speech, a past death.
+    At risk (:func:`someone_at_risk`; ``at_risk``, if the caller knows it already), or
+    not: an illness, a figure of speech, a past death.
     """
-    return someone_at_risk(text) or _OTHERS_NOT_AT_RISK.search(text) is not None
+    if at_risk is None:
+        at_risk = someone_at_risk(text)
+    return at_risk or _OTHERS_NOT_AT_RISK.search(text) is not None
 
 
 def without_others(text: str) -> str:
