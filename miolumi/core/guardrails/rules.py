@@ -304,8 +304,8 @@ def someone_at_risk(text: str) -> bool:
     """Whether ``text`` tells of someone else who may be in crisis.
 
     A crisis phrase about another person ("she wants to kill herself", 朋友说她不想活了),
-    or a crisis rule in reported speech ("my friend said: I want to die"). Stories and
-    news (a film, a character) are not.
+    or a crisis rule in reported speech ("my friend said: I want to die"). Stories (a
+    film, a character) are not; news of someone the writer knows is.
     """
     rules = crisis_rules_in(text)
     if not rules and not _AT_RISK_WORDS.found(text):
