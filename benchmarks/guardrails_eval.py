@@ -20,8 +20,9 @@ the cost of computing the embedding itself apart.
 
 The shipped classifier was trained on these dev sets, so its figures are in-sample. The
 ``held-out`` columns are honest: each example is scored by a classifier trained on the
-other four of five folds (rules and policy unchanged), which is what generalisation to
-the held-aside parts of these sources should look like.
+other four of five folds (rules and policy unchanged; the post head, which reads long
+texts for crisis, learns from the C-SSRS posts of those folds only), which is what
+generalisation to the held-aside parts of these sources should look like.
 
 The headline rates of the last column (held-out with the embedding, when measured) are
 also given with a 95 % interval: Wilson for rates, and a bootstrap over the C-SSRS posts
@@ -92,7 +93,15 @@ from train_content_guard import (
     out_of_fold,
 )
 from train_content_guard import fit as fit_directive
-from train_guardrails import FOLDS, crisis_only_mask, fit, grams_of, long_mask, neighbour_mask
+from train_guardrails import (
+    FOLDS,
+    crisis_only_mask,
+    fit,
+    fit_post,
+    grams_of,
+    long_mask,
+    neighbour_mask,
+)
 from train_guardrails import embed as embed_all
 
 from miolumi.core.guardrails import Guardrails, GuardVerdict, shipped_classifier
@@ -535,6 +544,7 @@ def held_out(
     long = long_mask([e.text for e in examples])
     folds = np.array([fold_of(e.text, FOLDS) for e in examples])
     long_shift = shipped_classifier().info.get(SHIFT_KEY, 0.0)
+    long_fpr = float(shipped_classifier().info.get("long_fpr", 0.3))  # type: ignore[arg-type]
     plain: dict[int, GuardVerdict] = {}
     joint: dict[int, GuardVerdict] = {}
     documents: dict[int, GuardVerdict] = {}
@@ -548,6 +558,12 @@ def held_out(
                     neighbours=neighbour_mask([examples[i] for i in train]),
                     crisis_only=crisis_only_mask([examples[i] for i in train]))  # fmt: skip
         classifier = model.shifted(*shifts).classifier(info={SHIFT_KEY: long_shift})
+        posts = [i for i in train if examples[i].source == "cssrs" and long[i]]
+        classifier = replace(classifier, post=fit_post(
+            classifier, [examples[i].text for i in posts],
+            [not examples[i].benign for i in posts],
+            None if embeddings is None else embeddings[posts], long_fpr=long_fpr,
+        ))  # fmt: skip
         guard = Guardrails(classifier=classifier,
                            directives=directives(f) if directives else None)  # fmt: skip
         for i in np.flatnonzero(folds == f):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import dataclasses
 import math
 import re
 
@@ -29,6 +30,7 @@ from miolumi.core.guardrails.classifier import (
     EMBEDDING_DIMENSIONS,
     EmbeddingHeads,
     GuardClassifier,
+    PostHead,
     is_long,
 )
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
@@ -37,11 +39,13 @@ from miolumi.core.guardrails.neighbours import fit_neighbours
 from miolumi.core.guardrails.normalize import MAX_CHARS, clip, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_THRESHOLDS
 from miolumi.core.guardrails.posts import (
+    POST_FEATURES,
     READ_FROM,
     RULE_FLOOR,
     SHIFT_KEY,
     mean_crisis,
     post_crisis,
+    post_features,
 )
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
@@ -693,6 +697,75 @@ def test_a_crisis_rule_in_a_long_text_counts_as_its_sentence() -> None:
     # Short messages keep the rule's own score.
     assert guard.scores(normalize("I want to die."), text="I want to die.")["self_harm"] > 0.9
     assert DEFAULT_THRESHOLDS["self_harm"].flag_at == RULE_FLOOR
+
+
+def test_post_features_read_the_sentences_and_who_they_speak_of() -> None:
+    model = sad_crisis_head()
+    mine = "I am so sad today. " * 4 + "My bus was late this morning again. " * 4
+    yours = "You sound so sad today. " * 4 + "Your bus was late this morning again. " * 4
+    found = dict(zip(POST_FEATURES, post_features(model, mine), strict=True))
+    assert found["mean sentence score"] == pytest.approx(mean_crisis(model, mine)[0])
+    assert found["strongest"] > 0.95 and found["share of sentences at 0.5 or more"] == 0.5
+    assert found["log of the sentence count"] == pytest.approx(math.log(8))
+    assert found["share of sentences in the first person"] == 1.0
+    assert found["share of sentences in the second person"] == 0.0
+    other = dict(zip(POST_FEATURES, post_features(model, yours), strict=True))
+    assert other["first-person share less second-person share"] == -1.0
+    # zh and ja writers speak of themselves and to others too.
+    first = POST_FEATURES.index("share of sentences in the first person")
+    second = POST_FEATURES.index("share of sentences in the second person")
+    zh = "我真的很难过，不知道该怎么办。你最近好吗，还在忙吗？"
+    assert post_features(model, zh)[[first, second]].tolist() == [0.5, 0.5]
+    ja = "私はもう疲れました、ずっと前から。あなたは元気にしていますか？"
+    assert post_features(model, ja)[[first, second]].tolist() == [0.5, 0.5]
+
+
+def sad_post_head() -> GuardClassifier:
+    """The sad head with a post head that reads the first person, and with the
+    embedding one of its dimensions."""
+    first = POST_FEATURES.index("first-person share less second-person share")
+    weights = np.zeros(len(POST_FEATURES), dtype=np.float32)
+    weights[POST_FEATURES.index("mean sentence score")] = 4.0
+    weights[first] = 4.0
+    joint = np.concatenate([weights, np.zeros(EMBEDDING_DIMENSIONS, dtype=np.float32)])
+    joint[len(POST_FEATURES) + 7] = -20.0
+    post = PostHead(weights=weights, bias=-3.0, joint_weights=joint, joint_bias=-3.0)
+    return dataclasses.replace(sad_crisis_head(), post=post)
+
+
+def test_a_post_head_tells_the_writer_at_risk_from_the_one_who_supports() -> None:
+    model = sad_post_head()
+    guard = Guardrails(classifier=model)
+    mine = "I am so sad and tired of my days. " * 8 + "My days are all the same now. " * 8
+    yours = "You are so sad, I can tell from your words. " * 8 + "Your days will change. " * 8
+    assert is_long(normalize(mine)) and is_long(normalize(yours))
+    assert guard.check_input(mine).crisis
+    assert not guard.check_input(yours).crisis
+    # The same sentences score alike by their mean alone: it is the writer that differs.
+    assert abs(mean_crisis(model, mine)[0] - mean_crisis(model, yours)[0]) < 0.05
+    # Given the memory embedding, the joint head answers.
+    calm = np.zeros(EMBEDDING_DIMENSIONS, dtype=np.float32)
+    calm[7] = 1.0
+    assert post_crisis(model, mine, embedding=np.zeros(EMBEDDING_DIMENSIONS)) == pytest.approx(
+        post_crisis(model, mine)
+    )
+    assert not guard.check_input(mine, embedding=calm).crisis
+    with pytest.raises(GuardModelError, match="512"):
+        post_crisis(model, mine, embedding=np.zeros(384, dtype=np.float32))
+    # A crisis rule still sets the floor.
+    said = mine + " I want to die."
+    assert post_crisis(model, said, embedding=calm) == pytest.approx(RULE_FLOOR)
+
+
+def test_the_shipped_post_head_reads_the_features_and_the_embedding() -> None:
+    post = shipped_classifier().post
+    assert post is not None
+    assert post.weights.shape == (len(POST_FEATURES),)
+    assert post.joint_weights.shape == (len(POST_FEATURES) + EMBEDDING_DIMENSIONS,)
+    # Learned from the posts: more sentences in the first person, more risk; in the
+    # second, less.
+    assert post.weights[POST_FEATURES.index("share of sentences in the first person")] > 0
+    assert post.weights[POST_FEATURES.index("share of sentences in the second person")] < 0
 
 
 def test_unread_parts_cover_the_middle_of_a_long_text() -> None:

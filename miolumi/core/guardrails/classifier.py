@@ -81,6 +81,30 @@ class EmbeddingHeads:
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class PostHead:
+    """The crisis head of long texts.
+
+    One logistic head over what :func:`miolumi.core.guardrails.posts.post_features`
+    reads of a text, and a second over those and the text's memory embedding (the
+    feature scaling folded into both).
+    """
+
+    weights: Vector
+    """(features,)."""
+    bias: float
+    joint_weights: Vector
+    """(features + :data:`EMBEDDING_DIMENSIONS`,): the features, then the embedding."""
+    joint_bias: float
+
+    def logit(self, features: Vector, embedding: npt.ArrayLike | None = None) -> float:
+        """The crisis logit of a long text: with its embedding when given."""
+        if embedding is None:
+            return float(features @ self.weights + self.bias)
+        both = np.concatenate([features, as_embedding(embedding)])
+        return float(both @ self.joint_weights + self.joint_bias)
+
+
 def as_embedding(embedding: npt.ArrayLike) -> Vector:
     """A memory embedding as a float32 vector; raises if it has the wrong size."""
     vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
@@ -107,6 +131,8 @@ class GuardClassifier:
     """What the training script recorded: data, folds, settings."""
     embedding: EmbeddingHeads | None = None
     """The joint n-gram and embedding heads, if the weights have them."""
+    post: PostHead | None = None
+    """The crisis head of long texts, if the weights have it."""
 
     @classmethod
     def load(cls, directory: Path = WEIGHTS_DIR) -> GuardClassifier:
@@ -119,6 +145,7 @@ class GuardClassifier:
                 idf = data["idf"].astype(np.float32)
                 bias = data["bias"].astype(np.float32)
                 joint = _embedding_heads(meta.get("embedding"), data)
+                post = _post_head(data)
         except (OSError, ValueError, KeyError) as exc:
             raise GuardModelError(
                 f"Cannot load the guard classifier from {directory}: {exc}. Reinstall "
@@ -144,6 +171,7 @@ class GuardClassifier:
             bias=bias,
             info=meta.get("info", {}),
             embedding=joint,
+            post=post,
         )
 
     def vector(
@@ -229,6 +257,20 @@ def _embedding_heads(
         bias=bias,
         neighbours=_neighbours(meta.get("neighbours"), data),
     )
+
+
+def _post_head(data: Mapping[str, npt.NDArray[np.generic]]) -> PostHead | None:
+    """The crisis head of long texts, if stored."""
+    if "post_weights" not in data:
+        return None
+    weights = data["post_weights"].astype(np.float32)
+    joint = data["post_joint_weights"].astype(np.float32)
+    bias = data["post_bias"].astype(np.float32)
+    width = len(weights) + EMBEDDING_DIMENSIONS
+    if weights.ndim != 1 or joint.shape != (width,) or bias.shape != (2,):
+        raise ValueError(f"post head of shapes {weights.shape}, {joint.shape}, {bias.shape}")
+    return PostHead(weights=weights, bias=float(bias[0]), joint_weights=joint,
+                    joint_bias=float(bias[1]))  # fmt: skip
 
 
 def _neighbours(meta: object, data: Mapping[str, npt.NDArray[np.generic]]) -> Neighbours | None:

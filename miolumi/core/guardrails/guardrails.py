@@ -267,7 +267,9 @@ class Guardrails:
         heads = self.classifier.scores(normalized, embedding=embedding)
         rules = {c: score for c, (score, _) in match_rules(normalized.full, INPUT_RULES).items()}
         if text is not None and is_long(normalized):
-            heads["self_harm"] = post_crisis(self.classifier, text, heads.get("self_harm", 0.0))
+            heads["self_harm"] = post_crisis(
+                self.classifier, text, heads.get("self_harm", 0.0), embedding=embedding
+            )
             # Its sentences have had their say: a crisis rule only sets the floor.
             if "self_harm" in rules:
                 rules["self_harm"] = min(rules["self_harm"], RULE_FLOOR)

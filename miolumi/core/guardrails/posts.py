@@ -4,26 +4,36 @@ Read whole by one linear head, a post by someone who writes *about* suicide (to 
 a friend, or about the hardships of a life) scores much like a post by someone at risk:
 they share their words. A long text is therefore read as its sentences: each is scored
 by the crisis head of chat messages, or by the crisis rules where one matches it and
-scores higher, and the text's crisis score is the mean over them, moved by a
-calibration shift (``long_crisis_shift`` in the weights' info, which
-``benchmarks/train_guardrails.py`` sets so that a share of benign long posts reaches the
-flag threshold). The mean rewards a text that keeps returning to its own wish to die
-over one that mentions it once among other things. A text with a sentence a crisis
-rule matches still scores at least :data:`RULE_FLOOR`, the default flag threshold: one
-unmistakable sentence is enough to check in, and only a stricter threshold leaves such
-a text to the mean. A long text whose crisis score read whole is under
-:data:`READ_FROM` (a role-play prompt, a pasted article) keeps that score: reading it
-sentence by sentence would cost milliseconds for nothing.
+scores higher. :func:`post_features` sums them up (the mean, the strongest, how many are
+sure) next to how much of the text the writer spends on themself and how much on
+"you": someone at risk writes of "I"; someone supporting them writes to "you". A small
+logistic head over these (:class:`~miolumi.core.guardrails.classifier.PostHead`, with
+the text's memory embedding when the caller has it) gives the text's crisis score,
+calibrated so that a share of benign long posts reaches the flag threshold
+(``benchmarks/train_guardrails.py``). A text with a sentence a crisis rule matches
+still scores at least :data:`RULE_FLOOR`, the default flag threshold: one unmistakable
+sentence is enough to check in, and only a stricter threshold leaves such a text to the
+head. A long text whose crisis score read whole is under :data:`READ_FROM` (a role-play
+prompt, a pasted article) keeps that score: reading it sentence by sentence would cost
+milliseconds for nothing. Weights without a post head fall back to the mean sentence
+score, moved by a calibration shift (``long_crisis_shift`` in the weights' info).
 
-Measured on the C-SSRS Reddit posts, which no head learns from (at-risk users against
-supportive and indicator users): the rules read whole lifted every post with "kill
-myself" in it to 0.92, and supportive posts quote those words too. Read per sentence
-and averaged instead, held out with the embedding (``benchmarks/guardrails_eval.py``),
-recall at a false-positive rate of 0.10 goes from 0.32 to 0.43; at the flag threshold,
-recall from 0.68 to 0.71 and false positives from 0.28 to 0.31.
+Measured on the C-SSRS Reddit posts (at-risk users against supportive and indicator
+users; no chat head learns from them), held out with the embedding
+(``benchmarks/guardrails_eval.py``): the rules read whole lifted every post with "kill
+myself" in it to 0.92, and supportive posts quote those words too; the mean of the
+sentences took recall at a false-positive rate of 0.10 from 0.32 to 0.44, and the post
+head, learning from the posts of the other folds, to 0.61 (0.52 without the embedding).
+At the flag threshold, recall went from 0.70 to 0.79 with false positives at 0.30.
 """
 
 from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import numpy.typing as npt
 
 from miolumi.core.guardrails.classifier import GuardClassifier, logit, sigmoid
 from miolumi.core.guardrails.content import segments
@@ -41,8 +51,30 @@ MIN_SENTENCE_CHARS = 8
 #: A long text with a sentence the crisis rules match scores at least this (the default
 #: crisis flag threshold of :mod:`miolumi.core.guardrails.policy`).
 RULE_FLOOR = 0.7
-#: Where the weights keep the calibration shift.
+#: Where the weights keep the calibration shift of the fallback (no post head).
 SHIFT_KEY = "long_crisis_shift"
+#: What :func:`post_features` reads of a long text, in order.
+POST_FEATURES = (
+    "mean sentence score",
+    "mean of the three strongest",
+    "strongest",
+    "share of sentences at 0.5 or more",
+    "share at the flag threshold or more",
+    "a crisis rule matched",
+    "log of the sentence count",
+    "share of sentences in the first person",
+    "share of sentences in the second person",
+    "first-person share less second-person share",
+)
+#: The writer speaking of themself, in en, zh and ja.
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine)\b|我|私|僕|俺|わたし|あたし",
+    re.IGNORECASE,
+)
+#: The writer speaking to someone.
+_SECOND_PERSON = re.compile(
+    r"\b(?:you|your|you're|youre|yourself|yours|u)\b|你|您|あなた|君|お前", re.IGNORECASE
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -61,21 +93,66 @@ def sentence_crisis(
     return max(classifier.scores(sentence).get("self_harm", 0.0), rule), rule > 0
 
 
+def _sentence_scores(classifier: GuardClassifier, read: list[str]) -> tuple[list[float], bool]:
+    """The crisis score of each sentence, and whether a crisis rule matched any."""
+    normalized = [normalize(s) for s in read]
+    rules = crisis_rules_in("\n".join(s.full for s in normalized))
+    found = [sentence_crisis(classifier, s, rules) for s in normalized]
+    return [score for score, _ in found], any(hit for _, hit in found)
+
+
 def mean_crisis(classifier: GuardClassifier, text: str) -> tuple[float, bool]:
     """The mean crisis score of the sentences of ``text`` (0 without any); any rule hit."""
-    read = [normalize(s) for s in sentences(text)]
+    scores, ruled = _sentence_scores(classifier, sentences(text))
+    return (sum(scores) / len(scores) if scores else 0.0), ruled
+
+
+def post_features(classifier: GuardClassifier, text: str) -> npt.NDArray[np.float32]:
+    """What the post head reads of a long text (:data:`POST_FEATURES`)."""
+    read = sentences(text)
     if not read:
-        return 0.0, False
-    rules = crisis_rules_in("\n".join(s.full for s in read))
-    found = [sentence_crisis(classifier, s, rules) for s in read]
-    return sum(score for score, _ in found) / len(found), any(hit for _, hit in found)
+        return np.zeros(len(POST_FEATURES), dtype=np.float32)
+    scores, ruled = _sentence_scores(classifier, read)
+    ranked = sorted(scores, reverse=True)
+    first = sum(bool(_FIRST_PERSON.search(s)) for s in read) / len(read)
+    second = sum(bool(_SECOND_PERSON.search(s)) for s in read) / len(read)
+    return np.array(
+        [
+            sum(scores) / len(scores),
+            sum(ranked[:3]) / len(ranked[:3]),
+            ranked[0],
+            sum(s >= 0.5 for s in scores) / len(scores),
+            sum(s >= RULE_FLOOR for s in scores) / len(scores),
+            float(ruled),
+            math.log(len(scores)),
+            first,
+            second,
+            first - second,
+        ],
+        dtype=np.float32,
+    )
 
 
-def post_crisis(classifier: GuardClassifier, text: str, whole: float = 1.0) -> float:
-    """The calibrated crisis score of a long text (``whole``: its score read whole)."""
+def post_crisis(
+    classifier: GuardClassifier,
+    text: str,
+    whole: float = 1.0,
+    *,
+    embedding: npt.ArrayLike | None = None,
+) -> float:
+    """The calibrated crisis score of a long text.
+
+    ``whole``: its score read whole; ``embedding``: its memory embedding, if the caller
+    has it (the post head's joint head then answers).
+    """
     if whole < READ_FROM:
         return whole
-    mean, ruled = mean_crisis(classifier, text)
-    shift = float(classifier.info.get(SHIFT_KEY, 0.0))  # type: ignore[arg-type]
-    score = sigmoid(logit(mean) + shift)
+    if classifier.post is not None:
+        found = post_features(classifier, text)
+        score = sigmoid(classifier.post.logit(found, embedding))
+        ruled = bool(found[POST_FEATURES.index("a crisis rule matched")])
+    else:
+        mean, ruled = mean_crisis(classifier, text)
+        shift = float(classifier.info.get(SHIFT_KEY, 0.0))  # type: ignore[arg-type]
+        score = sigmoid(logit(mean) + shift)
     return max(score, RULE_FLOOR) if ruled else score
