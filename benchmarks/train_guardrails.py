@@ -19,7 +19,7 @@
    write about suicide without being at risk themselves) reach the crisis threshold.
 5. The post head (:class:`miolumi.core.guardrails.classifier.PostHead`): logistic
    regression over what :func:`miolumi.core.guardrails.posts.post_features` reads of the
-   long C-SSRS posts with the shifted crisis head (sentence scores; first- and
+   long C-SSRS posts (English) with the shifted crisis head (sentence scores; first- and
    second-person sentences), and over those with each post's embedding; each bias moved
    so that ``--long-fpr`` of the benign posts reach the crisis threshold on out-of-fold
    scores (``fit_post``).
@@ -38,8 +38,8 @@
    benign false positive, and the attack heads lost recall with the embedding (their
    long prompts are poorly summarised by it).
 7. Writes ``miolumi/core/guardrails/weights/guard_model.npz`` (float16 weights, idf,
-   bias; the joint heads and neighbours; the post head) and ``guard_vocab.json`` (vocabulary, heads,
-   what was trained on).
+   bias; the joint heads and neighbours; the post head, in float32) and
+   ``guard_vocab.json`` (vocabulary, heads, what was trained on).
 
 Needs scikit-learn (a development dependency):
 ``python benchmarks/train_guardrails.py --data ../shared/data``. Takes about four
@@ -530,7 +530,7 @@ def train(
 
 
 def write(model: Trained, info: dict[str, object], directory: Path = WEIGHTS_DIR) -> None:
-    """Write the weights (npz, float16) and the vocabulary (JSON)."""
+    """Write the weights (npz, float16 but for the post head) and the vocabulary (JSON)."""
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {
         "weights": model.weights.astype(np.float16),

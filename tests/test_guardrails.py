@@ -32,6 +32,8 @@ from miolumi.core.guardrails.classifier import (
     GuardClassifier,
     PostHead,
     is_long,
+    logit,
+    sigmoid,
 )
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
@@ -711,13 +713,11 @@ def test_post_features_read_the_sentences_and_who_they_speak_of() -> None:
     assert found["share of sentences in the second person"] == 0.0
     other = dict(zip(POST_FEATURES, post_features(model, yours), strict=True))
     assert other["first-person share less second-person share"] == -1.0
-    # zh and ja writers speak of themselves and to others too.
+    # "i.e." is not "I", nor "U.S." "you".
     first = POST_FEATURES.index("share of sentences in the first person")
     second = POST_FEATURES.index("share of sentences in the second person")
-    zh = "我真的很难过，不知道该怎么办。你最近好吗，还在忙吗？"
-    assert post_features(model, zh)[[first, second]].tolist() == [0.5, 0.5]
-    ja = "私はもう疲れました、ずっと前から。あなたは元気にしていますか？"
-    assert post_features(model, ja)[[first, second]].tolist() == [0.5, 0.5]
+    news = "The U.S. report lists the causes, i.e. money and work. Nobody saw it coming."
+    assert post_features(model, news)[[first, second]].tolist() == [0.0, 0.0]
 
 
 def sad_post_head() -> GuardClassifier:
@@ -757,6 +757,31 @@ def test_a_post_head_tells_the_writer_at_risk_from_the_one_who_supports() -> Non
     assert post_crisis(model, said, embedding=calm) == pytest.approx(RULE_FLOOR)
 
 
+def test_the_post_head_reads_english_and_the_mean_the_rest() -> None:
+    head = sad_post_head()
+    model = dataclasses.replace(
+        head, vocab={"sad": 0, "悲": 1}, idf=np.ones(2, dtype=np.float32),
+        weights=np.array([[8.0], [8.0]], dtype=np.float32),
+    )  # fmt: skip
+    without = dataclasses.replace(model, post=None)
+    ja = "悲しい日がずっと続いています。" * 14 + "今日も雨が降っていて、外は寒いです。" * 14
+    en = "I am so sad and tired of my days. " * 8 + "My days are all the same now. " * 8
+    assert is_long(normalize(ja))
+    assert post_crisis(model, ja) == pytest.approx(post_crisis(without, ja))
+    assert post_crisis(model, ja) == pytest.approx(sigmoid(logit(mean_crisis(model, ja)[0]) + 1.0))
+    assert post_crisis(model, en) != pytest.approx(post_crisis(without, en))
+
+
+def test_a_post_head_of_other_features_is_refused_with_the_fix() -> None:
+    model = sad_post_head()
+    post = model.post
+    assert post is not None
+    short = dataclasses.replace(post, weights=post.weights[:-1])
+    text = "I am so sad and tired of my days. " * 8 + "My days are all the same now. " * 8
+    with pytest.raises(GuardModelError, match="train_guardrails"):
+        post_crisis(dataclasses.replace(model, post=short), text)
+
+
 def test_the_shipped_post_head_reads_the_features_and_the_embedding() -> None:
     post = shipped_classifier().post
     assert post is not None
@@ -766,6 +791,7 @@ def test_the_shipped_post_head_reads_the_features_and_the_embedding() -> None:
     # second, less.
     assert post.weights[POST_FEATURES.index("share of sentences in the first person")] > 0
     assert post.weights[POST_FEATURES.index("share of sentences in the second person")] < 0
+    assert np.abs(post.joint_weights[len(POST_FEATURES) :]).sum() > 1.0
 
 
 def test_unread_parts_cover_the_middle_of_a_long_text() -> None:

@@ -2,7 +2,8 @@
 
 The crisis head ``self_harm`` learns from chat messages (shorter than
 :data:`LONG_TEXT`); a long text is read by it sentence by sentence
-(:mod:`miolumi.core.guardrails.posts`).
+(:mod:`miolumi.core.guardrails.posts`), whose :class:`PostHead` (a few dozen weights,
+learned from long posts) turns what the sentences say into the text's crisis score.
 
 Given the message's memory embedding (:data:`EMBEDDING_MODEL`, which memory computes for
 every message anyway), the intent heads (harmful requests, sensitive advice, sexual
@@ -14,7 +15,8 @@ anything else (:mod:`miolumi.core.guardrails.neighbours`). Without an
 embedding, or for the attack heads (whose held-out figures the embedding made
 worse), the n-gram heads answer alone.
 
-Weights are plain arrays (``weights/guard_model.npz``: float16 weights and idf) and the
+Weights are plain arrays (``weights/guard_model.npz``: float16 weights and idf, the
+post head in float32) and the
 vocabulary is JSON (``weights/guard_vocab.json``), both written by
 ``benchmarks/train_guardrails.py``; nothing is unpickled. Scoring a message is a
 dictionary lookup per feature and one small matrix product (two with an embedding).
@@ -99,6 +101,12 @@ class PostHead:
 
     def logit(self, features: Vector, embedding: npt.ArrayLike | None = None) -> float:
         """The crisis logit of a long text: with its embedding when given."""
+        if features.shape != self.weights.shape:
+            raise GuardModelError(
+                f"The post head reads {len(self.weights)} features, this miolumi gives "
+                f"{len(features)}: rebuild the weights with "
+                "`python benchmarks/train_guardrails.py`, or reinstall miolumi."
+            )
         if embedding is None:
             return float(features @ self.weights + self.bias)
         both = np.concatenate([features, as_embedding(embedding)])

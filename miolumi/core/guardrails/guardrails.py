@@ -294,7 +294,9 @@ class Guardrails:
 
         ``embedding``: the message's memory embedding (``embedding_model``), if the caller
         has computed it; it makes harmful requests, sensitive advice and sexual content
-        easier to tell from benign messages that share their words.
+        easier to tell from benign messages that share their words, and a crisis from
+        sadness that is safe (in a long English text, from the words of someone who
+        supports a person at risk).
         """
         policy = self.policy(product=product, agent_id=agent_id)
         language = detect_language(text[:_LANGUAGE_CHARS])

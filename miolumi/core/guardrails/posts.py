@@ -4,10 +4,10 @@ Read whole by one linear head, a post by someone who writes *about* suicide (to 
 a friend, or about the hardships of a life) scores much like a post by someone at risk:
 they share their words. A long text is therefore read as its sentences: each is scored
 by the crisis head of chat messages, or by the crisis rules where one matches it and
-scores higher. :func:`post_features` sums them up (the mean, the strongest, how many are
-sure) next to how much of the text the writer spends on themself and how much on
-"you": someone at risk writes of "I"; someone supporting them writes to "you". A small
-logistic head over these (:class:`~miolumi.core.guardrails.classifier.PostHead`, with
+scores higher. In English, :func:`post_features` sums them up (the mean, the strongest,
+how many are sure) next to how much of the text the writer spends on themself and how
+much on "you": someone at risk writes of "I"; someone supporting them writes to "you".
+A small logistic head over these (:class:`~miolumi.core.guardrails.classifier.PostHead`, with
 the text's memory embedding when the caller has it) gives the text's crisis score,
 calibrated so that a share of benign long posts reaches the flag threshold
 (``benchmarks/train_guardrails.py``). A text with a sentence a crisis rule matches
@@ -15,8 +15,9 @@ still scores at least :data:`RULE_FLOOR`, the default flag threshold: one unmist
 sentence is enough to check in, and only a stricter threshold leaves such a text to the
 head. A long text whose crisis score read whole is under :data:`READ_FROM` (a role-play
 prompt, a pasted article) keeps that score: reading it sentence by sentence would cost
-milliseconds for nothing. Weights without a post head fall back to the mean sentence
-score, moved by a calibration shift (``long_crisis_shift`` in the weights' info).
+milliseconds for nothing. Texts in other languages, and all texts when the weights have
+no post head, are scored by the mean sentence score, moved by a calibration shift
+(``long_crisis_shift`` in the weights' info, set the same way).
 
 Measured on the C-SSRS Reddit posts (at-risk users against supportive and indicator
 users; no chat head learns from them), held out with the embedding
@@ -35,6 +36,7 @@ import re
 import numpy as np
 import numpy.typing as npt
 
+from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails.classifier import GuardClassifier, logit, sigmoid
 from miolumi.core.guardrails.content import segments
 from miolumi.core.guardrails.normalize import Normalized, normalize, spread
@@ -66,14 +68,18 @@ POST_FEATURES = (
     "share of sentences in the second person",
     "first-person share less second-person share",
 )
-#: The writer speaking of themself, in en, zh and ja.
+#: The languages the post head reads: it learned from English posts, and the share of
+#: sentences in the first person means little where the pronoun is usually dropped
+#: (Japanese, often Chinese). Told by script (``detect_language``), so any Latin-script
+#: text counts as English. Long texts in other languages are read by the mean.
+POST_HEAD_LANGUAGES = frozenset({"en"})
+#: The writer speaking of themself ("i.e." is not "I").
 _FIRST_PERSON = re.compile(
-    r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine)\b|我|私|僕|俺|わたし|あたし",
-    re.IGNORECASE,
+    r"\b(?:i(?!\.\w)|i'm|im|i've|ive|i'd|i'll|me|my|myself|mine)\b", re.IGNORECASE
 )
-#: The writer speaking to someone.
+#: The writer speaking to someone ("U.S." is not "you").
 _SECOND_PERSON = re.compile(
-    r"\b(?:you|your|you're|youre|yourself|yours|u)\b|你|您|あなた|君|お前", re.IGNORECASE
+    r"\b(?:you|your|you're|youre|yourself|yours|u(?!\.\w))\b", re.IGNORECASE
 )
 
 
@@ -143,11 +149,13 @@ def post_crisis(
     """The calibrated crisis score of a long text.
 
     ``whole``: its score read whole; ``embedding``: its memory embedding, if the caller
-    has it (the post head's joint head then answers).
+    has it (the post head's joint head then answers). The post head reads texts in
+    :data:`POST_HEAD_LANGUAGES`; the others, and all texts when the weights have no post
+    head, are read by the mean sentence score.
     """
     if whole < READ_FROM:
         return whole
-    if classifier.post is not None:
+    if classifier.post is not None and detect_language(text) in POST_HEAD_LANGUAGES:
         found = post_features(classifier, text)
         score = sigmoid(classifier.post.logit(found, embedding))
         ruled = bool(found[POST_FEATURES.index("a crisis rule matched")])
