@@ -327,9 +327,11 @@ class Guardrails:
         ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in their
         words keeps it. Else it is at most the strongest of the sentences with the words
         about the other person taken out (those that may be the writer's own, and none
-        that reports the other's words), read by the n-gram head. (Reported speech in
-        Japanese ends with its verb, 死にたいって言ってる: the rules alone read it as the
-        writer's.)
+        that reports the other's words), read by the n-gram head and, from
+        ``CRISIS_CANDIDATE``, with its embedding by the joint head, the two agreeing: a
+        helper's fear ("I'm so scared", 我好害怕) reads to the n-grams alone like despair.
+        (Reported speech in Japanese ends with its verb, 死にたいって言ってる: the rules
+        alone read it as the writer's.)
         """
         if shares_it(normalized.full):
             return max(score, RULE_FLOOR)
@@ -338,9 +340,18 @@ class Guardrails:
         rest = (without_others(normalize(s).full) for s in segments(text))
         # What is left must be the writer's, not reported speech, nor the rest of the
         # other person's story ("my sister tried [to kill herself] last night").
-        own = (s for s in rest if of_the_writer(s) and not someone_at_risk(s))
-        found = (self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own)
-        return min(score, max(found, default=0.0))
+        own = [s for s in rest if of_the_writer(s) and not someone_at_risk(s)]
+        if not own:
+            return 0.0
+        found = [self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own]
+        strongest = max(range(len(found)), key=found.__getitem__)
+        writer = found[strongest]
+        if writer >= CRISIS_CANDIDATE and self.classifier.embedding is not None:
+            sentence = own[strongest]
+            vector = self.embedder([sentence])[0]
+            joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
+            writer = agreed(writer, joint)
+        return min(score, writer)
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``).

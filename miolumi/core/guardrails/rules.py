@@ -255,6 +255,8 @@ _OTHERS_AT_RISK_SOURCE = (
     r"(?! prevention| awareness| rates?| statistics| hotlines?)|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|seems?|sounds?|has been|"
     r"have been|was|were|feels?|felt) (?:really |so |very |kind of |pretty |a bit )?suicidal\b|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|has been|have been|was|"
+    r"were|keeps?|kept|started|starts|began) self[- ]?harm(?:ing)?\b|"
     r"\b(?:he|she|they)(?:'d| would|'re| are|'s| is)? (?:be )?better off (?:dead|gone)\b|"
     r"(?:朋友|同学|同事|室友|闺蜜|兄弟|哥哥|姐姐|弟弟|妹妹|妈妈|爸爸|孩子|儿子|女儿|老公|老婆|"
     r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死(?![你您我他她它])|不想活|要自杀|想自杀|"
@@ -266,7 +268,8 @@ _OTHERS_AT_RISK = AnyPattern(_OTHERS_AT_RISK_SOURCE)
 #: Words one of those phrases needs: most messages have none (a reported crisis rule is
 #: looked for apart, with :func:`crisis_rules_in`).
 _AT_RISK_WORDS = AnyPattern(
-    r"\b(?:himself|herself|themselves|themself|suicidal|suicide|die|dying|life|better off)\b|"
+    r"\b(?:himself|herself|themselves|themself|suicidal|suicide|die|dying|life|better off|"
+    r"self[- ]?harm(?:ing)?)\b|"
     r"死|活|自杀|自残|割腕|轻生|伤害自己|自殺|リスカ|自傷|消え"
 )
 _OTHERS_AT_RISK_RE = re.compile(_OTHERS_AT_RISK_SOURCE)
