@@ -45,6 +45,7 @@ from miolumi.core.guardrails.rules import (
     OUTPUT_RULES,
     about_others,
     crisis_rules_in,
+    fears,
     match_rules,
     of_the_writer,
     protective_context,
@@ -327,11 +328,12 @@ class Guardrails:
         ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in their
         words keeps it. Else it is at most the strongest of the sentences with the words
         about the other person taken out (those that may be the writer's own, and none
-        that reports the other's words), read by the n-gram head and, from
-        ``CRISIS_CANDIDATE``, with its embedding by the joint head, the two agreeing: a
-        helper's fear ("I'm so scared", 我好害怕) reads to the n-grams alone like despair.
-        (Reported speech in Japanese ends with its verb, 死にたいって言ってる: the rules
-        alone read it as the writer's.)
+        that reports the other's words), each read by the n-gram head and, with its
+        embedding, by the joint crisis head: a sentence of fear or worry counts where
+        the two agree (to the n-grams alone, a helper's "I'm so scared", 我好害怕, reads
+        like despair); any other sentence where either reading is higher ("I have nothing
+        left" the n-grams miss). (Reported speech in Japanese ends with its verb,
+        死にたいって言ってる: the rules alone read it as the writer's.)
         """
         if shares_it(normalized.full):
             return max(score, RULE_FLOOR)
@@ -344,14 +346,12 @@ class Guardrails:
         if not own:
             return 0.0
         found = [self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own]
-        strongest = max(range(len(found)), key=found.__getitem__)
-        writer = found[strongest]
-        if writer >= CRISIS_CANDIDATE and self.classifier.embedding is not None:
-            sentence = own[strongest]
-            vector = self.embedder([sentence])[0]
-            joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
-            writer = agreed(writer, joint)
-        return min(score, writer)
+        if self.classifier.embedding is not None:
+            for i, (sentence, vector) in enumerate(zip(own, self.embedder(own), strict=True)):
+                joint = self.classifier.scores(normalize(sentence), embedding=vector)
+                both = agreed(found[i], joint["self_harm"])
+                found[i] = both if fears(sentence) else max(found[i], both)
+        return min(score, max(found))
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``).

@@ -256,7 +256,9 @@ _OTHERS_AT_RISK_SOURCE = (
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|seems?|sounds?|has been|"
     r"have been|was|were|feels?|felt) (?:really |so |very |kind of |pretty |a bit )?suicidal\b|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,20}}\b(?:is|are|'s|'re|has been|have been|was|"
-    r"were|keeps?|kept|started|starts|began) self[- ]?harm(?:ing)?\b|"
+    r"were|keeps?|kept|started|starts|began) self[- ]?harm(?:ing)?\b"
+    r"(?![- ]?(?:free|awareness|prevention|recover\w*|ambassador|support|group|education|"
+    r"resources?)\b)|"
     r"\b(?:he|she|they)(?:'d| would|'re| are|'s| is)? (?:be )?better off (?:dead|gone)\b|"
     r"(?:朋友|同学|同事|室友|闺蜜|兄弟|哥哥|姐姐|弟弟|妹妹|妈妈|爸爸|孩子|儿子|女儿|老公|老婆|"
     r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死(?![你您我他她它])|不想活|要自杀|想自杀|"
@@ -372,6 +374,20 @@ def without_others(text: str) -> str:
     kill myself too".
     """
     return _OTHERS_NOT_AT_RISK.sub(" ", _OTHERS_AT_RISK_RE.sub(" ", text))
+
+
+#: Fear and worry: what a helper feels, and what the crisis n-grams read like despair
+#: ("I'm terrified" scores as "I'm done" does).
+_FEAR = re.compile(
+    r"\b(?:scared|terrified|afraid|frightened|worried|worrying|worry|anxious|nervous|"
+    r"panick(?:ing|ed)|freak(?:ing|ed) out)\b|害怕|担心|担忧|好怕|很怕|吓|慌|着急|"
+    r"怖い|こわい|恐い|心配|不安|怯え"
+)
+
+
+def fears(text: str) -> bool:
+    """Whether ``text`` tells of fear or worry (scared, 害怕, 怖い)."""
+    return _FEAR.search(text) is not None
 
 
 def shares_it(text: str) -> bool:
