@@ -136,6 +136,12 @@ _CUES: tuple[tuple[str, AnyPattern], ...] = (
 )
 
 
+def cued(normalized: Normalized, *names: str) -> bool:
+    """Whether any of the cues ``names`` (``"death"``, ``"hopeless"``...) is in the text."""
+    found = dict(_CUES)
+    return any(found[name].found(normalized.full) for name in names)
+
+
 def features(normalized: Normalized) -> list[str]:
     """The feature strings of a normalised text (repeats count)."""
     text = normalized.full

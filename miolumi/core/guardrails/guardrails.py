@@ -35,6 +35,7 @@ from miolumi.core.guardrails.content import (
     shipped_directive_head,
 )
 from miolumi.core.guardrails.crisis import CrisisTable
+from miolumi.core.guardrails.features import cued
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
 from miolumi.core.guardrails.policy import DEFAULT_POLICY, GuardPolicy, PolicyBook
@@ -51,6 +52,7 @@ from miolumi.core.guardrails.rules import (
     protective_context,
     shares_it,
     someone_at_risk,
+    without_fear,
     without_others,
 )
 from miolumi.core.guardrails.store import FlagStore
@@ -326,32 +328,70 @@ class Guardrails:
         read a crisis into "my friend says she wants to die" as into "I want to die":
         ``score`` is theirs. The writer's own words decide. Saying they are in it too
         ("me too", "we both", 我也是) raises it to the rule floor; a crisis rule in their
-        words keeps it. Else it is at most the strongest of the sentences with the words
+        words keeps it. Else it is the strongest of the sentences with the words
         about the other person taken out (those that may be the writer's own, and none
         that reports the other's words), each read by the n-gram head and, with its
-        embedding, by the joint crisis head: a sentence of fear or worry counts where
-        the two agree (to the n-grams alone, a helper's "I'm so scared", 我好害怕, reads
-        like despair); any other sentence where either reading is higher ("I have nothing
-        left" the n-grams miss). (Reported speech in Japanese ends with its verb,
-        死にたいって言ってる: the rules alone read it as the writer's.)
+        embedding, by the joint crisis head (:meth:`_writer_sentence`): to the n-grams
+        alone, a helper's "I'm so scared", 我好害怕, reads like despair, and they miss "I
+        have nothing left". The whole message's score, diluted by the other person's
+        story, caps only what is left of a sentence about them, not the writer's own
+        sentences: "my dad keeps talking about ending his life. Tonight is my last
+        night" is the writer's crisis. (Reported speech in Japanese ends
+        with its verb, 死にたいって言ってる: the rules alone read it as the writer's.)
         """
         if shares_it(normalized.full):
             return max(score, RULE_FLOOR)
         if "self_harm" in match_rules(without_others(normalized.full), CRISIS_RULES):
             return score
-        rest = (without_others(normalize(s).full) for s in segments(text))
+        sentences = [normalize(s).full for s in segments(text)]
+        left = [without_others(s) for s in sentences]
         # What is left must be the writer's, not reported speech, nor the rest of the
         # other person's story ("my sister tried [to kill herself] last night").
-        own = [s for s in rest if of_the_writer(s) and not someone_at_risk(s)]
-        if not own:
+        kept = [
+            i
+            for i, s in enumerate(left)
+            if of_the_writer(s)
+            and not someone_at_risk(s)
+            and (s == sentences[i] or _says_something(s))
+        ]
+        if not kept:
             return 0.0
-        found = [self.classifier.scores(normalize(s)).get("self_harm", 0.0) for s in own]
+        own = [left[i] for i in kept]
+        found = [self._ngram_crisis(s) for s in own]
         if self.classifier.embedding is not None:
-            for i, (sentence, vector) in enumerate(zip(own, self.embedder(own), strict=True)):
-                joint = self.classifier.scores(normalize(sentence), embedding=vector)
-                both = agreed(found[i], joint["self_harm"])
-                found[i] = both if fears(sentence) else max(found[i], both)
-        return min(score, max(found))
+            vectors = self.embedder(own)
+            found = [
+                self._writer_sentence(sentence, ngram, vector)
+                for sentence, ngram, vector in zip(own, found, vectors, strict=True)
+            ]
+        # What is left of a sentence about the other person still carries their story:
+        # no more than the message as a whole ("[my friend wants to die] and I've been up
+        # all night with her" reads as sleepless despair).
+        return max(
+            min(score, found[k]) if left[i] != sentences[i] else found[k]
+            for k, i in enumerate(kept)
+        )
+
+    def _writer_sentence(self, sentence: str, ngram: float, vector: npt.ArrayLike) -> float:
+        """The crisis score of one of the writer's sentences next to someone else's crisis.
+
+        ``ngram``: its n-gram score; ``vector``: its embedding. Read by both heads, it
+        counts where either reading is higher, but a sentence of fear or worry counts
+        only where the two agree, unless, its fear taken out, it still speaks of death
+        or hopelessness ("I'm anxious and hopeless"): then as the n-grams read that.
+        """
+        joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
+        both = agreed(ngram, joint)
+        if not fears(sentence):
+            return max(ngram, both)
+        said = normalize(without_fear(sentence))
+        if cued(said, "death", "hopeless"):
+            return max(both, self._ngram_crisis(said.full))
+        return both
+
+    def _ngram_crisis(self, text: str) -> float:
+        """The crisis score of ``text`` by the n-gram head."""
+        return self.classifier.scores(normalize(text)).get("self_harm", 0.0)
 
     def _carried(self, recent: Sequence[str], text: str, policy: GuardPolicy) -> float:
         """The crisis score the ``recent`` messages carry into this one (``text``).
@@ -668,6 +708,17 @@ class Guardrails:
         if self.flags is None:
             return 0
         return self.flags.record(verdict, user_id=user_id, agent_id=agent_id, stage=stage)
+
+
+#: What is left of a sentence about someone else says something with this many words
+#: (or CJK characters): "my ... anymore." and "我 。" do not, and the n-grams read such
+#: scraps as crisis.
+_SCRAP_WORDS = 3
+
+
+def _says_something(left: str) -> bool:
+    """Whether what is left of a sentence has words enough to be read."""
+    return len(_WORDS.findall(left)) + len(_CJK.findall(left)) >= _SCRAP_WORDS
 
 
 def _at_risk_reason(verdict: GuardVerdict) -> str:

@@ -249,6 +249,9 @@ _OTHERS_AT_RISK_SOURCE = (
     r"threaten(?:s|ed|ing)?|thinking (?:about|of)|thinks (?:about|of)) (?:to )?(?:die|dying|"
     r"suicide|disappear forever|not (?:exist|be alive|live|wake up)|"
     rf"{_SELF_ENDING})\b{_NOT_MEANT}|"
+    rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:doesn't|does not|don't|do not|didn't|did not) "
+    r"want to (?:live|be alive|exist|wake up)(?: anymore| any more| any longer)?"
+    r"(?= *(?:[.!?,;:]|$|\band\b|\bbut\b|\bso\b))|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:is going|are going|was going|were going|"
     rf"talk(?:s|ed|ing)? about) (?:to )?(?:{_SELF_ENDING})\b{_NOT_MEANT}|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\btalk(?:s|ed|ing)? about suicide\b"
@@ -271,7 +274,7 @@ _OTHERS_AT_RISK = AnyPattern(_OTHERS_AT_RISK_SOURCE)
 #: looked for apart, with :func:`crisis_rules_in`).
 _AT_RISK_WORDS = AnyPattern(
     r"\b(?:himself|herself|themselves|themself|suicidal|suicide|die|dying|life|better off|"
-    r"self[- ]?harm(?:ing)?)\b|"
+    r"self[- ]?harm(?:ing)?|want to (?:live|be alive|exist|wake up))\b|"
     r"死|活|自杀|自残|割腕|轻生|伤害自己|自殺|リスカ|自傷|消え"
 )
 _OTHERS_AT_RISK_RE = re.compile(_OTHERS_AT_RISK_SOURCE)
@@ -388,6 +391,14 @@ _FEAR = re.compile(
 def fears(text: str) -> bool:
     """Whether ``text`` tells of fear or worry (scared, 害怕, 怖い)."""
     return _FEAR.search(text) is not None
+
+
+def without_fear(text: str) -> str:
+    """``text`` without its words of fear or worry: what else it says.
+
+    "I'm anxious and hopeless" says "hopeless".
+    """
+    return _FEAR.sub(" ", text)
 
 
 def shares_it(text: str) -> bool:
