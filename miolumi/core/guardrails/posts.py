@@ -24,7 +24,7 @@ users; no chat head learns from them), held out with the embedding
 (``benchmarks/guardrails_eval.py``): the rules read whole lifted every post with "kill
 myself" in it to 0.92, and supportive posts quote those words too; the mean of the
 sentences took recall at a false-positive rate of 0.10 from 0.32 to 0.44, and the post
-head, learning from the posts of the other folds, to 0.61 (0.52 without the embedding).
+head, learning from the posts of the other folds, to 0.61 (0.53 without the embedding).
 At the flag threshold, recall went from 0.70 to 0.79 with false positives at 0.30.
 """
 
