@@ -136,10 +136,12 @@ _CUES: tuple[tuple[str, AnyPattern], ...] = (
 )
 
 
+_CUE_PATTERNS = dict(_CUES)
+
+
 def cued(normalized: Normalized, *names: str) -> bool:
     """Whether any of the cues ``names`` (``"death"``, ``"hopeless"``...) is in the text."""
-    found = dict(_CUES)
-    return any(found[name].found(normalized.full) for name in names)
+    return any(_CUE_PATTERNS[name].found(normalized.full) for name in names)
 
 
 def features(normalized: Normalized) -> list[str]:
