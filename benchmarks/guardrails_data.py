@@ -46,6 +46,7 @@ OWN = Path(__file__).resolve().parent / "data" / "guardrails_own.tsv"
 OWN_DOCUMENTS = Path(__file__).resolve().parent / "data" / "content_own.tsv"
 OWN_REQUESTS = Path(__file__).resolve().parent / "data" / "content_requests.tsv"
 FRESH = Path(__file__).resolve().parent / "data" / "guardrails_fresh.tsv"
+LONG_POSTS = Path(__file__).resolve().parent / "data" / "guardrails_long.tsv"
 HEADS = (
     "prompt_injection",
     "jailbreak",
@@ -177,6 +178,18 @@ def own(path: Path = OWN) -> list[Example]:
                         source=f"own:{row['label']}", lang=row["lang"])
             )  # fmt: skip
     return out
+
+
+def long_posts(path: Path = LONG_POSTS) -> list[Example]:
+    """Own long posts (``long:self_harm``, ``long:benign_sad``) that nothing trains on.
+
+    Five of each label per language (en, zh, ja), 400 characters or more: people at risk
+    venting at length, some saying it plainly, some only by warning signs (pills saved
+    up, things given away, a date); and sad but safe ones (a pet or a grandparent lost,
+    a breakup, a bad month at work, supporting a friend who is at risk, a reply that
+    supports a stranger). They check long texts in the languages C-SSRS lacks.
+    """
+    return [replace(e, source=e.source.replace("own:", "long:", 1)) for e in own(path)]
 
 
 def fresh(path: Path = FRESH) -> list[Example]:

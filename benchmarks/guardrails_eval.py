@@ -48,6 +48,9 @@ zh; LoCoMo friends): the share of ordinary messages that would put the companion
 its crisis care or raise anything, each message checked alone and with its earlier
 messages. Nothing trains on them.
 
+Own long posts (``benchmarks/data/guardrails_long.tsv``), never trained on: crisis
+recall and false positives on long texts in en, zh and ja (C-SSRS is English only).
+
 Fresh own messages (``benchmarks/data/guardrails_fresh.tsv``): harmful requests and
 scary-but-benign questions in en, zh and ja that no classifier trains on, written to a
 taxonomy of policy areas; the shipped classifier's figures on them are out-of-sample.
@@ -81,6 +84,7 @@ from guardrails_data import (
     fold_of,
     fresh,
     locomo_documents,
+    long_posts,
     own_documents,
     own_requests,
 )
@@ -708,6 +712,7 @@ def main() -> None:
             f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
         ))  # fmt: skip
     report_fresh(guard, fresh(), embed=not args.no_embedding)
+    report_long(guard, long_posts(), embed=not args.no_embedding)
     report_everyday(guard, everyday_conversations(args.data), embed=not args.no_embedding)
     print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
           f"{sum(m.crisis for m in mixes)} with one crisis line, "
@@ -727,6 +732,36 @@ def main() -> None:
         cuts = statistics.quantiles(cost, n=100)
         print(f"  embedding one message (paid by memory) p50 {statistics.median(cost):.3f}  "
               f"p95 {cuts[94]:.3f}")  # fmt: skip
+
+
+def long_figures(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Per language: crisis recall on the own long posts at risk, and the false-positive
+    rate on the sad but safe ones."""
+    raised = [_raised(r)[2] for r in results]
+    out: dict[str, float] = {}
+    for lang in ("en", "zh", "ja"):
+        for label, name in (("self_harm", "recall"), ("benign_sad", "FPR")):
+            out[f"long posts {lang}: crisis {name}"] = rate(
+                [r for e, r in zip(examples, raised, strict=True)
+                 if e.source == f"long:{label}" and e.lang == lang]
+            )  # fmt: skip
+    return out
+
+
+def report_long(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
+    """The own long posts, by the keyword baseline and the shipped classifier."""
+    columns = {
+        "keywords": long_figures(examples, [keyword_baseline(e.text) for e in examples]),
+        "shipped": long_figures(examples, [guard.check_input(e.text) for e in examples]),
+    }
+    if embed:
+        vectors = embed_all([e.text for e in examples])
+        columns["shipped+emb"] = long_figures(examples, run_embedded(guard, examples, vectors)[0])
+    print(f"\nown long posts, never trained on: {len(examples)} of 400 characters or more "
+          "(five at risk and five sad but safe per language)")  # fmt: skip
+    print_table(columns)
 
 
 def report_fresh(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
