@@ -17,7 +17,11 @@ head. A long text whose crisis score read whole is under :data:`READ_FROM` (a ro
 prompt, a pasted article) keeps that score: reading it sentence by sentence would cost
 milliseconds for nothing. Texts in other languages, and all texts when the weights have
 no post head, are scored by the mean sentence score, moved by a calibration shift
-(``long_crisis_shift`` in the weights' info, set the same way).
+(``long_crisis_shift`` in the weights' info, set the same way). That shift is learned
+from English posts: read by it alone, sad but safe long posts in Chinese and Japanese
+(grief, a breakup, a bad month at work) reached the crisis threshold, every one of the
+ten own ones (``benchmarks/data/guardrails_long.tsv``). Given the embedding, the mean
+reading and the whole text's joint score must agree.
 
 Measured on the C-SSRS Reddit posts (at-risk users against supportive and indicator
 users; no chat head learns from them), held out with the embedding
@@ -37,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from miolumi.core.emotion.language import detect_language
-from miolumi.core.guardrails.classifier import GuardClassifier, logit, sigmoid
+from miolumi.core.guardrails.classifier import GuardClassifier, agreed, logit, sigmoid
 from miolumi.core.guardrails.content import segments
 from miolumi.core.guardrails.normalize import Normalized, normalize, spread
 from miolumi.core.guardrails.rules import Rule, crisis_rule, crisis_rules_in
@@ -148,10 +152,12 @@ def post_crisis(
 ) -> float:
     """The calibrated crisis score of a long text.
 
-    ``whole``: its score read whole; ``embedding``: its memory embedding, if the caller
-    has it (the post head's joint head then answers). The post head reads texts in
+    ``whole``: its score read whole (by the joint head when the caller has the
+    embedding); ``embedding``: its memory embedding, if the caller has it (the post
+    head's joint head then answers). The post head reads texts in
     :data:`POST_HEAD_LANGUAGES`; the others, and all texts when the weights have no post
-    head, are read by the mean sentence score.
+    head, are read by the mean sentence score, and with the embedding, that and
+    ``whole`` must agree.
     """
     if whole < READ_FROM:
         return whole
@@ -163,4 +169,6 @@ def post_crisis(
         mean, ruled = mean_crisis(classifier, text)
         shift = float(classifier.info.get(SHIFT_KEY, 0.0))  # type: ignore[arg-type]
         score = sigmoid(logit(mean) + shift)
+        if embedding is not None:
+            score = agreed(score, whole)
     return max(score, RULE_FLOOR) if ruled else score

@@ -267,7 +267,11 @@ _OTHERS_AT_RISK_SOURCE = (
     r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死(?![你您我他她它])|不想活|要自杀|想自杀|"
     r"在自残|自残|割腕|轻生|寻死|伤害自己)|"
     r"(?:友達|友人|親友|同僚|彼氏|彼女|彼|息子|娘|子ども|子供|母|父|兄|姉|弟|妹|夫|妻)(?:が|は|も)"
+    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺(?:したい|しよう|する|を考え|未遂)|リスカ|自傷|消えたい)|"
+    # Told by them: 親友から「死にたい」と打ち明けられた (not 友達から無視されて死にたい).
+    r"(?:友達|友人|親友|同僚|彼氏|彼女|息子|娘|子ども|子供|母|父|兄|姉|弟|妹|夫|妻)から"
     r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺(?:したい|しよう|する|を考え|未遂)|リスカ|自傷|消えたい)"
+    r"[^。！？\n]{0,16}(?:打ち明けられ|言われ|相談され|聞かされ|告白され)"
 )
 _OTHERS_AT_RISK = AnyPattern(_OTHERS_AT_RISK_SOURCE)
 #: Words one of those phrases needs: most messages have none (a reported crisis rule is
@@ -383,7 +387,7 @@ def without_others(text: str) -> str:
 #: ("I'm terrified" scores as "I'm done" does).
 _FEAR = re.compile(
     r"\b(?:scared|terrified|afraid|frightened|worried|worrying|worry|anxious|nervous|"
-    r"panick(?:ing|ed)|freak(?:ing|ed) out)\b|害怕|担心|担忧|好怕|很怕|吓|慌|着急|"
+    r"panick(?:ing|ed)|freak(?:ing|ed) out)\b|怕|担心|担忧|焦虑|吓|慌|着急|"
     r"怖い|こわい|恐い|心配|不安|怯え"
 )
 
