@@ -579,6 +579,8 @@ def test_someone_else_at_risk_gets_help_for_the_helper(guard: Guardrails, text: 
         "My roommate has been cutting himself. I feel hopeless.",
         "My girlfriend says she doesn't want to live anymore. I have nothing left.",
         "友達から無視されて死にたい",
+        "父から「自殺未遂なんて恥さらし」と言われた。私は家族のお荷物でしかない。",
+        "我朋友在自残，我最近很焦虑，已经把喜欢的书都送人了，跟大家道个别吧。",
     ],
 )
 def test_the_users_own_crisis_comes_first(guard: Guardrails, text: str) -> None:
@@ -857,12 +859,34 @@ ZH_AT_RISK = (
 )
 
 
+#: A long goodbye in Japanese with no crisis words: things given away, a letter.
+JA_GOODBYE = (
+    "最近、身の回りの整理をしています。本や服はほとんどフリマアプリで売ったり、"
+    "後輩にあげたりしました。大事にしていたカメラは、昔から欲しがっていた弟に送りました。"
+    "弟はすごく喜んでいて、急にどうしたのって聞かれたけど、"
+    "もう使わないからって答えました。部屋はずいぶんすっきりして、"
+    "今は布団と机くらいしかありません。パソコンの中のデータも消して、"
+    "SNSのアカウントもいくつか削除しました。この掲示板は、ずっと読むだけだったけど、"
+    "最後に一度だけ書いておきたくて。ここ数年、病院にも通ったし、薬も飲んだし、"
+    "カウンセリングも受けました。できることは全部やったと思います。それでも、"
+    "どうしても前に進めなかった。家族や友達には本当に感謝しています。"
+    "誰かのせいじゃないし、誰も悪くない。ただ私が、"
+    "この世界でうまく息ができなかっただけです。母には手紙を書きました。"
+    "引き出しの一番上に入れてあります。今までありがとうございました。"
+    "ここで話を聞いてくれた人たち、顔も名前も知らないけど、"
+    "あなたたちの言葉に救われた夜が何度もありました。どうか、"
+    "みなさんは元気でいてください。さようなら。"
+)
+
+
 def test_a_long_chinese_post_needs_the_embedding_to_agree() -> None:
     guard = Guardrails()
     # The mean of its sentences alone, calibrated on English posts, reads grief as crisis.
     assert guard.check_input(ZH_GRIEF).crisis
     assert not guard.check_input(ZH_GRIEF, embedding=_embedding(ZH_GRIEF)).crisis
     assert guard.check_input(ZH_AT_RISK, embedding=_embedding(ZH_AT_RISK)).crisis
+    # Its whole text read with the embedding is a candidate (0.40): the mean decides.
+    assert guard.check_input(JA_GOODBYE, embedding=_embedding(JA_GOODBYE)).crisis
 
 
 def test_the_shipped_post_head_reads_the_features_and_the_embedding() -> None:

@@ -378,14 +378,15 @@ class Guardrails:
         ``ngram``: its n-gram score; ``vector``: its embedding. Read by both heads, it
         counts where either reading is higher, but a sentence of fear or worry counts
         only where the two agree, unless, its fear taken out, it still speaks of death
-        or hopelessness ("I'm anxious and hopeless"): then as the n-grams read that.
+        or hopelessness ("I'm anxious and hopeless"), or says enough else: then as the
+        n-grams read that.
         """
         joint = self.classifier.scores(normalize(sentence), embedding=vector)["self_harm"]
         both = agreed(ngram, joint)
         if not fears(sentence):
             return max(ngram, both)
         said = normalize(without_fear(sentence))
-        if cued(said, "death", "hopeless"):
+        if cued(said, "death", "hopeless") or _says_something(said.full, _CLAUSE_WORDS):
             return max(both, self._ngram_crisis(said.full))
         return both
 
@@ -716,9 +717,15 @@ class Guardrails:
 _SCRAP_WORDS = 3
 
 
-def _says_something(left: str) -> bool:
-    """Whether what is left of a sentence has words enough to be read."""
-    return len(_WORDS.findall(left)) + len(_CJK.findall(left)) >= _SCRAP_WORDS
+#: What is left of a sentence of fear, its fear words taken out, is read again from this
+#: many words (or CJK characters): "我最近很焦虑，已经把喜欢的书都送人了" still gives
+#: things away; "I'm terrified." and "I'm so scared I'll lose her." leave too little.
+_CLAUSE_WORDS = 6
+
+
+def _says_something(left: str, words: int = _SCRAP_WORDS) -> bool:
+    """Whether what is left of a sentence has ``words`` enough to be read."""
+    return len(_WORDS.findall(left)) + len(_CJK.findall(left)) >= words
 
 
 def _at_risk_reason(verdict: GuardVerdict) -> str:

@@ -21,7 +21,8 @@ no post head, are scored by the mean sentence score, moved by a calibration shif
 from English posts: read by it alone, sad but safe long posts in Chinese and Japanese
 (grief, a breakup, a bad month at work) reached the crisis threshold, every one of the
 ten own ones (``benchmarks/data/guardrails_long.tsv``). Given the embedding, the mean
-reading and the whole text's joint score must agree.
+reading and the whole text's joint score must agree, unless the latter reaches
+:data:`JOINT_CANDIDATE`.
 
 Measured on the C-SSRS Reddit posts (at-risk users against supportive and indicator
 users; no chat head learns from them), held out with the embedding
@@ -57,6 +58,13 @@ MIN_SENTENCE_CHARS = 8
 #: A long text with a sentence the crisis rules match scores at least this (the default
 #: crisis flag threshold of :mod:`miolumi.core.guardrails.policy`).
 RULE_FLOOR = 0.7
+#: Given the embedding, a long text the post head does not read counts by its mean
+#: reading once its whole-text joint score reaches this, and below it only where the two
+#: agree. The mean reading tells little in zh and ja (sad but safe posts and posts at
+#: risk alike at 0.77 to 0.96, on 44 own and reviewers' posts); the joint score of posts
+#: at risk was 0.40 or more where no crisis rule matched. Bars from 0.25 to 0.4 gave the
+#: same verdicts on them.
+JOINT_CANDIDATE = 0.3
 #: Where the weights keep the calibration shift of the fallback (no post head).
 SHIFT_KEY = "long_crisis_shift"
 #: What :func:`post_features` reads of a long text, in order.
@@ -157,7 +165,7 @@ def post_crisis(
     head's joint head then answers). The post head reads texts in
     :data:`POST_HEAD_LANGUAGES`; the others, and all texts when the weights have no post
     head, are read by the mean sentence score, and with the embedding, that and
-    ``whole`` must agree.
+    ``whole`` must agree while ``whole`` is under :data:`JOINT_CANDIDATE`.
     """
     if whole < READ_FROM:
         return whole
@@ -169,6 +177,6 @@ def post_crisis(
         mean, ruled = mean_crisis(classifier, text)
         shift = float(classifier.info.get(SHIFT_KEY, 0.0))  # type: ignore[arg-type]
         score = sigmoid(logit(mean) + shift)
-        if embedding is not None:
+        if embedding is not None and whole < JOINT_CANDIDATE:
             score = agreed(score, whole)
     return max(score, RULE_FLOOR) if ruled else score
