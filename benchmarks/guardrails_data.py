@@ -183,11 +183,13 @@ def own(path: Path = OWN) -> list[Example]:
 def long_posts(path: Path = LONG_POSTS) -> list[Example]:
     """Own long posts (``long:self_harm``, ``long:benign_sad``) that nothing trains on.
 
-    Five of each label per language (en, zh, ja), 400 characters or more: people at risk
-    venting at length, some saying it plainly, some only by warning signs (pills saved
-    up, things given away, a date); and sad but safe ones (a pet or a grandparent lost,
-    a breakup, a bad month at work, supporting a friend who is at risk, a reply that
-    supports a stranger). They check long texts in the languages C-SSRS lacks.
+    400 characters or more, five of each label in English and eleven in Chinese and in
+    Japanese (six of those written apart, to check a rule chosen on the first five):
+    people at risk venting at length, some saying it plainly, some only by warning signs
+    (pills saved up, things given away, a date, goodbyes); and sad but safe ones (a pet
+    or a grandparent lost, a breakup, burnout, a failed exam, caring for a parent,
+    supporting a friend who is at risk, a reply that supports a stranger). They check
+    long texts in the languages C-SSRS lacks.
     """
     return [replace(e, source=e.source.replace("own:", "long:", 1)) for e in own(path)]
 

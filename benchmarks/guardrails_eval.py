@@ -68,6 +68,7 @@ import re
 import statistics
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -759,8 +760,10 @@ def report_long(guard: Guardrails, examples: Sequence[Example], *, embed: bool) 
     if embed:
         vectors = embed_all([e.text for e in examples])
         columns["shipped+emb"] = long_figures(examples, run_embedded(guard, examples, vectors)[0])
+    counts = Counter(e.lang for e in examples)
     print(f"\nown long posts, never trained on: {len(examples)} of 400 characters or more "
-          "(five at risk and five sad but safe per language)")  # fmt: skip
+          f"(en {counts['en']}, zh {counts['zh']}, ja {counts['ja']}; half at risk, half "
+          "sad but safe)")  # fmt: skip
     print_table(columns)
 
 

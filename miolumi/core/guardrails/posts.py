@@ -20,7 +20,7 @@ no post head, are scored by the mean sentence score, moved by a calibration shif
 (``long_crisis_shift`` in the weights' info, set the same way). That shift is learned
 from English posts: read by it alone, sad but safe long posts in Chinese and Japanese
 (grief, a breakup, a bad month at work) reached the crisis threshold, every one of the
-ten own ones (``benchmarks/data/guardrails_long.tsv``). Given the embedding, the mean
+own ones (``benchmarks/data/guardrails_long.tsv``). Given the embedding, the mean
 reading and the whole text's joint score must agree, unless the latter reaches
 :data:`JOINT_CANDIDATE`.
 
@@ -61,9 +61,9 @@ RULE_FLOOR = 0.7
 #: Given the embedding, a long text the post head does not read counts by its mean
 #: reading once its whole-text joint score reaches this, and below it only where the two
 #: agree. The mean reading tells little in zh and ja (sad but safe posts and posts at
-#: risk alike at 0.77 to 0.96, on 44 own and reviewers' posts); the joint score of posts
-#: at risk was 0.40 or more where no crisis rule matched. Bars from 0.25 to 0.4 gave the
-#: same verdicts on them.
+#: risk alike at 0.77 to 0.96, on the 44 own long posts in those languages); the joint
+#: score of posts at risk was 0.40 or more where no crisis rule matched. Bars from 0.25
+#: to 0.4 gave the same verdicts on them.
 JOINT_CANDIDATE = 0.3
 #: Where the weights keep the calibration shift of the fallback (no post head).
 SHIFT_KEY = "long_crisis_shift"
