@@ -735,6 +735,24 @@ def main() -> None:
               f"p95 {cuts[94]:.3f}")  # fmt: skip
 
 
+Figures = Callable[[Sequence[Example], Sequence[GuardVerdict | set[str]]], dict[str, float]]
+
+
+def detector_columns(
+    guard: Guardrails, examples: Sequence[Example], figures: Figures, *, embed: bool
+) -> dict[str, dict[str, float]]:
+    """``figures`` of the keyword baseline and the shipped guardrails (and, with
+    ``embed``, given each message's embedding) on ``examples``."""
+    columns = {
+        "keywords": figures(examples, [keyword_baseline(e.text) for e in examples]),
+        "shipped": figures(examples, [guard.check_input(e.text) for e in examples]),
+    }
+    if embed:
+        vectors = embed_all([e.text for e in examples])
+        columns["shipped+emb"] = figures(examples, run_embedded(guard, examples, vectors)[0])
+    return columns
+
+
 def long_figures(
     examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
 ) -> dict[str, float]:
@@ -753,13 +771,7 @@ def long_figures(
 
 def report_long(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
     """The own long posts, by the keyword baseline and the shipped classifier."""
-    columns = {
-        "keywords": long_figures(examples, [keyword_baseline(e.text) for e in examples]),
-        "shipped": long_figures(examples, [guard.check_input(e.text) for e in examples]),
-    }
-    if embed:
-        vectors = embed_all([e.text for e in examples])
-        columns["shipped+emb"] = long_figures(examples, run_embedded(guard, examples, vectors)[0])
+    columns = detector_columns(guard, examples, long_figures, embed=embed)
     counts = Counter(e.lang for e in examples)
     print(f"\nown long posts, never trained on: {len(examples)} of 400 characters or more "
           f"(en {counts['en']}, zh {counts['zh']}, ja {counts['ja']}; half at risk, half "
@@ -769,13 +781,7 @@ def report_long(guard: Guardrails, examples: Sequence[Example], *, embed: bool) 
 
 def report_fresh(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
     """The fresh own messages, by the keyword baseline and the shipped classifier."""
-    columns = {
-        "keywords": fresh_figures(examples, [keyword_baseline(e.text) for e in examples]),
-        "shipped": fresh_figures(examples, [guard.check_input(e.text) for e in examples]),
-    }
-    if embed:
-        vectors = embed_all([e.text for e in examples])
-        columns["shipped+emb"] = fresh_figures(examples, run_embedded(guard, examples, vectors)[0])
+    columns = detector_columns(guard, examples, fresh_figures, embed=embed)
     harmful = sum(e.source == "fresh:harmful" for e in examples)
     print(f"\nfresh own messages, never trained on: {harmful} harmful requests, "
           f"{len(examples) - harmful} scary-but-benign questions")  # fmt: skip
