@@ -56,7 +56,8 @@ def turn_builder(
     ``write_memories`` right after ``finish`` hands the exchange to the background
     writer, so the reply never waits for it.
     ``guard_input`` checks the message right after ``receive`` with ``product``'s policy;
-    a blocked message is refused and goes straight to ``finish``. ``guard_documents``
+    a blocked message is refused and goes straight to ``finish``, which keeps a placeholder
+    in the thread in its place, never its text (see ``finish``). ``guard_documents``
     then checks the documents given with the message, if any (see its module).
     """
     builder = StateGraph(

@@ -53,7 +53,8 @@ class TurnState:
     """The full state of a thread, checkpointed after each completed turn."""
 
     messages: Annotated[list[AnyMessage], add_messages] = field(default_factory=list)
-    """Recent messages of the thread, oldest first, trimmed to the context window."""
+    """Recent messages of the thread, oldest first, trimmed to the context window. A blocked
+    message is kept as a placeholder (``guard.WITHHELD_MESSAGE``), never as its text."""
     user_input: str = ""
     """The user's message of the current turn (validated and stripped by ``receive``)."""
     reply: str = ""
@@ -84,7 +85,8 @@ class TurnState:
     its reply expressed after; kept across turns and shown by the orb."""
     guard: dict[str, Any] | None = None
     """The guardrails' verdict on this turn's message (``GuardVerdict.to_dict`` plus the
-    ``product``), set by ``guard_input``; ``crisis`` in it turns the reply to crisis care."""
+    ``product``, with the conversation's ``language`` when the message does not tell), set
+    by ``guard_input``; ``crisis`` in it turns the reply to crisis care."""
     guard_note: str | None = None
     """What a flag adds to this turn's generation prompt (crisis care, stay yourself)."""
     documents: list[str] = field(default_factory=list)

@@ -1,4 +1,10 @@
-"""``finish``: records the turn in the thread and announces its end."""
+"""``finish``: records the turn in the thread and announces its end.
+
+A blocked message is recorded as :data:`~miolumi.graphs.nodes.guard.WITHHELD_MESSAGE`,
+never as its text: the user's transcript shows a message was withheld, followed by the
+refusal, and the model sees the same in later turns ("answer my previous question"
+cannot bring the blocked text back).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from langgraph.runtime import Runtime
 
 from miolumi.events import TurnEndEvent
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.guard import WITHHELD_MESSAGE
 from miolumi.graphs.pace import stream_writer
 from miolumi.graphs.state import TurnState
 
@@ -20,9 +27,14 @@ def overflow(messages: list[AnyMessage], *, window: int, adding: int) -> list[An
 
 
 async def finish(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Append the exchange, trim the window, emit ``turn_end``; forget the turn's documents."""
+    """Append the exchange, trim the window, emit ``turn_end``; forget the turn's documents.
+
+    A blocked message is appended as :data:`WITHHELD_MESSAGE` (see the module docs).
+    """
     window = runtime.context.resources().settings.history_messages
-    new: list[BaseMessage] = [HumanMessage(state.user_input), AIMessage(state.reply)]
+    blocked = (state.guard or {}).get("action") == "block"
+    said = WITHHELD_MESSAGE if blocked else state.user_input
+    new: list[BaseMessage] = [HumanMessage(said), AIMessage(state.reply)]
     dropped = overflow(state.messages, window=window, adding=len(new))
     removals: list[BaseMessage] = [RemoveMessage(id=m.id) for m in dropped if m.id]
     turn = state.turn + 1

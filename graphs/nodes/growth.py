@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.guard import user_texts
 from miolumi.graphs.state import TurnState
 from miolumi.lumi import store
 from miolumi.lumi.personality import from_seed, rederive
@@ -27,7 +27,7 @@ async def grow(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, 
     if state.turn < settings.lumi_seed_exchanges:
         return {}
     user_id = runtime.context.user_id
-    texts = [m.text for m in state.messages if isinstance(m, HumanMessage)]
+    texts = user_texts(state.messages)  # a withheld (blocked) message is no exchange
     engine = await asyncio.to_thread(store.lumi_database, settings.relational_url)
     stored = await asyncio.to_thread(store.get_seed, engine, user_id)
     if stored is None:

@@ -10,12 +10,18 @@ instead (help them help, ask how they are holding up) and the same resources.
 The table of resources is :data:`DEFAULT_RESOURCES`, keyed by locale (``en``, ``en-GB``,
 ``zh``, ``zh-TW``, ``ja``...); the ``crisis_resources`` setting adds or replaces entries
 and ``crisis_locale`` picks the region (``en-GB``) for the language it names.
+
+The language is the message's when it tells (:func:`telling_language`); a message that
+does not ("……", "ok", "iPhone") keeps the language of the conversation so far, and only
+then that of ``crisis_locale`` (:meth:`CrisisTable.language_of`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from miolumi.core.emotion.language import detect_language, scripts
 
 DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
     "en": (
@@ -47,6 +53,36 @@ DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
         "よりそいホットライン：0120-279-338（24時間・無料）",
     ),
 }
+
+LANGUAGES = ("en", "zh", "ja")
+"""The languages of the leads; every Latin-script text counts as ``en``."""
+
+#: A message is told from its opening characters (enough, and cheap).
+_LANGUAGE_CHARS = 400
+#: Han alone tells Chinese from this many characters (大丈夫, 無理: Japanese too).
+_TELLING_HAN = 4
+#: Latin script tells from two words and this many letters ("ok", "iPhone", "lol" do not).
+_TELLING_LATIN = 5
+
+
+def telling_language(text: str) -> str | None:
+    """The language ``text`` is clearly in, by script; None when it is too short to tell.
+
+    Kana is Japanese at once; Han alone needs :data:`_TELLING_HAN` characters; Latin
+    script two words and :data:`_TELLING_LATIN` letters; no letters tell nothing.
+    """
+    head = text[:_LANGUAGE_CHARS]
+    language = detect_language(head)
+    mix = scripts(head)
+    if language == "ja":  # only with kana
+        return language
+    if language == "zh":
+        return language if mix.han >= _TELLING_HAN else None
+    if language == "en":
+        words = sum(1 for w in head.split() if any(c.isalpha() for c in w))
+        return language if words >= 2 and mix.latin >= _TELLING_LATIN else None
+    return None
+
 
 _LEADS = {
     "en": "If it ever feels like too much, you don't have to carry it alone. You can reach "
@@ -102,9 +138,34 @@ class CrisisTable:
         table.update({k: tuple(v) for k, v in (overrides or {}).items()})
         return cls(resources=table, locale=locale)
 
+    @property
+    def language(self) -> str:
+        """The language of :attr:`locale` (``en`` without one, or for another language)."""
+        lang = (self.locale or "en").split("-")[0]
+        return lang if lang in LANGUAGES else "en"
+
+    def language_of(self, text: str, recent: Sequence[str] = ()) -> str:
+        """The language to care for ``text`` in, one of :data:`LANGUAGES`.
+
+        The message's when it tells (:func:`telling_language`), else that of the latest of
+        the user's ``recent`` messages (oldest first) that tells, else the locale's. Han
+        too short to tell is Chinese unless the locale is Japanese (never English).
+        """
+        told = telling_language(text)
+        if told is None:
+            told = next((t for t in map(telling_language, reversed(recent)) if t), None)
+        if told is not None:
+            return told
+        if detect_language(text[:_LANGUAGE_CHARS]) == "zh" and self.language != "ja":
+            return "zh"
+        return self.language
+
     def for_language(self, language: str) -> tuple[str, ...]:
-        """The resources for a message in ``language``: the locale's, else the language's."""
-        lang = language if language in ("en", "zh", "ja") else "en"
+        """The resources for a message in ``language``: the locale's, else the language's.
+
+        Another language (``und``: no letters) gets those of the locale's language.
+        """
+        lang = language if language in LANGUAGES else self.language
         if self.locale and self.locale.split("-")[0] == lang and self.locale in self.resources:
             return tuple(self.resources[self.locale])
         return tuple(self.resources.get(lang) or self.resources.get("en") or ())

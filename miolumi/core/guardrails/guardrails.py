@@ -565,10 +565,10 @@ class Guardrails:
             hits["sexual_minors"] = "block"
         crisis = "self_harm" in hits
         if crisis:
-            hits["self_harm"] = "flag"
-            for category in ("harmful_request", "harmful_content"):
-                if hits.get(category) == "block":
-                    hits[category] = "flag"  # a person in crisis is answered, never refused
+            # A person in crisis is answered, never refused: whatever else the message
+            # holds (an attack, a sexual request) is flagged, and the reply declines it.
+            for category in hits:
+                hits[category] = "flag"
         categories = tuple(c for c in SEVERITY if c in hits)
         if not categories:
             return GuardVerdict(

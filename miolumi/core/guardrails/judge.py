@@ -2,7 +2,8 @@
 
 Only messages whose strongest score falls in the borderline band are sent, so most turns
 never wait for it. The judge answers with one JSON object; anything else leaves the
-local verdict as it was (the turn is never held up by a confused judge).
+local verdict as it was (the turn is never held up by a confused judge), and so does a
+judge that fails (a network error, a refused request): it is logged, not raised.
 """
 
 from __future__ import annotations
@@ -50,8 +51,18 @@ class Judge:
         return self.low <= score < self.high
 
     async def ask(self, text: str) -> JudgeAnswer | None:
-        """The judge's reading of ``text``, or None when its answer is unusable."""
-        reply = await self.model.ainvoke([SystemMessage(JUDGE_PROMPT), HumanMessage(text[:4000])])
+        """The judge's reading of ``text``, or None when it fails or its answer is unusable."""
+        messages = [SystemMessage(JUDGE_PROMPT), HumanMessage(text[:4000])]
+        try:
+            reply = await self.model.ainvoke(messages)
+        except Exception as exc:  # any provider's failure: the local verdict stands
+            log.warning(
+                "The guard judge failed (%s: %s); keeping the local verdict.",
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+            return None
         match = _JSON.search(reply.text)
         if not match:
             log.warning("The guard judge answered without JSON; keeping the local verdict.")

@@ -12,6 +12,10 @@ that order (later parts win, key by key), e.g. in ``config.toml``::
 
     [guard_policy.personas.kai.thresholds.jailbreak]
     block_at = 0.9
+
+A category's thresholds change only the scores given: above, Kai's ``jailbreak`` still
+flags from the product's (or the built-in) ``flag_at``. ``false`` (``null`` in JSON)
+switches one off: ``flag_at = false`` never flags.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from miolumi.core.guardrails.verdict import CATEGORIES, Category
 from miolumi.errors import GuardPolicyError
@@ -32,10 +43,31 @@ class _Model(BaseModel):
 
 
 class Threshold(_Model):
-    """Scores from which a category flags or blocks (None: never)."""
+    """Scores from which a category flags or blocks (None, or ``false`` in TOML: never).
+
+    A field left out is not None: the policy takes it from the layer below (see the
+    module docs).
+    """
 
     flag_at: float | None = Field(default=None, ge=0.0, le=1.0)
     block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("flag_at", "block_at", mode="before")
+    @classmethod
+    def _false_is_never(cls, value: object) -> object:
+        # TOML has no null; without this, false would be read as 0.0 (always).
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("use a score from 0 to 1, or false for never")
+        return value
+
+    def over(self, base: Threshold) -> Threshold:
+        """These thresholds, with the fields left out taken from ``base``."""
+        unset = {
+            f: getattr(base, f) for f in type(self).model_fields if f not in self.model_fields_set
+        }
+        return self.model_copy(update=unset) if unset else self
 
 
 DEFAULT_THRESHOLDS: dict[Category, Threshold] = {
@@ -120,9 +152,9 @@ class GuardPolicy(_Model):
 
     @model_validator(mode="after")
     def _full_thresholds(self) -> GuardPolicy:
-        missing = {k: v for k, v in DEFAULT_THRESHOLDS.items() if k not in self.thresholds}
-        if missing:
-            object.__setattr__(self, "thresholds", {**missing, **self.thresholds})
+        # Every category, each field given or else the default's (not None: never).
+        full = {k: self.thresholds.get(k, v).over(v) for k, v in DEFAULT_THRESHOLDS.items()}
+        object.__setattr__(self, "thresholds", {**self.thresholds, **full})
         return self
 
     def threshold(self, category: Category) -> Threshold:
@@ -159,10 +191,10 @@ DEFAULT_POLICY = GuardPolicy()
 _PARTS = frozenset({"default", "products", "personas"})
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
