@@ -18,10 +18,16 @@ source and its language.
   dangerous (``benign_scary``), sad but safe messages, everyday chat and harmless
   role-play, lines of everyday conversation with a companion (``everyday``: thanks,
   plans, hobbies, small worries, goodbyes; only the joint crisis head learns from
-  them), crisis messages, harmful requests of every policy area (written from the
-  areas' definitions), jailbreaks of the published techniques (persona overrides,
-  refusal suppression, prefix injection, payload splitting, fictional framing, fake
-  system messages...), and a few attacks of the other kinds.
+  them), the ways people talk to a companion that only sound like a crisis or sex
+  (``companion``: flirting and affection, figures of speech with death words such as
+  "this heat is killing me" and 饿死了, sleep and waking up, break-ups and other endings
+  that are not a life's; the crisis heads do not learn from them), crisis messages,
+  harmful requests of every policy area (written from the areas' definitions),
+  jailbreaks of the published techniques (persona overrides, refusal suppression,
+  prefix injection, payload splitting, fictional framing, fake system messages...),
+  and a few attacks of the other kinds.
+- ``benchmarks/data/guardrails_chat.tsv``: companion chat messages, benign and at risk,
+  read by :func:`chat_messages` for evaluation only.
 - ``benchmarks/data/guardrails_fresh.tsv``: more own harmful requests and scary-but-benign
   questions (en, zh, ja), read by :func:`fresh` for evaluation only.
 
@@ -47,6 +53,7 @@ OWN_DOCUMENTS = Path(__file__).resolve().parent / "data" / "content_own.tsv"
 OWN_REQUESTS = Path(__file__).resolve().parent / "data" / "content_requests.tsv"
 FRESH = Path(__file__).resolve().parent / "data" / "guardrails_fresh.tsv"
 LONG_POSTS = Path(__file__).resolve().parent / "data" / "guardrails_long.tsv"
+CHAT = Path(__file__).resolve().parent / "data" / "guardrails_chat.tsv"
 HEADS = (
     "prompt_injection",
     "jailbreak",
@@ -64,6 +71,7 @@ OWN_LABELS: dict[str, frozenset[str]] = {
     "benign_sad": frozenset(),
     "benign_chat": frozenset(),
     "everyday": frozenset(),
+    "companion": frozenset(),
     "self_harm": frozenset({"self_harm"}),
     "harmful": frozenset({"harmful_request"}),
     "injection": frozenset({"prompt_injection"}),
@@ -192,6 +200,19 @@ def long_posts(path: Path = LONG_POSTS) -> list[Example]:
     long texts in the languages C-SSRS lacks.
     """
     return [replace(e, source=e.source.replace("own:", "long:", 1)) for e in own(path)]
+
+
+def chat_messages(path: Path = CHAT) -> list[Example]:
+    """Companion chat messages that nothing trains on (``chat:<topic>``), written apart
+    from every other own set: per language, 100 benign ones (flirting, figures of speech
+    with death words, sleep, endings that are not a life's, ordinary sadness, chores with
+    "kill" or "hack" in them) and 35 of a person at risk (``chat:crisis``, ``self_harm``),
+    plainly or by warning signs."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return [Example(text=row["text"], source=f"chat:{row['label']}", lang=row["lang"],
+                        labels=frozenset({"self_harm"}) if row["label"] == "crisis"
+                        else frozenset())
+                for row in csv.DictReader(f, delimiter="\t")]  # fmt: skip
 
 
 def fresh(path: Path = FRESH) -> list[Example]:

@@ -51,6 +51,11 @@ messages. Nothing trains on them.
 Own long posts (``benchmarks/data/guardrails_long.tsv``), never trained on: crisis
 recall and false positives on long texts in en, zh and ja (C-SSRS is English only).
 
+Companion chat (``benchmarks/data/guardrails_chat.tsv``), never trained on and written
+apart from the other own sets: flirting, figures of speech with death words, sleep,
+break-ups, ordinary sadness and chores, and people at risk, in en, zh and ja; crisis
+recall, and how often a benign message is put into crisis care, raised or blocked.
+
 Fresh own messages (``benchmarks/data/guardrails_fresh.tsv``): harmful requests and
 scary-but-benign questions in en, zh and ja that no classifier trains on, written to a
 taxonomy of policy areas; the shipped classifier's figures on them are out-of-sample.
@@ -80,6 +85,7 @@ from guardrails_data import (
     Conversation,
     Document,
     Example,
+    chat_messages,
     everyday_conversations,
     everything,
     fold_of,
@@ -106,6 +112,7 @@ from train_guardrails import (
     grams_of,
     long_mask,
     neighbour_mask,
+    not_crisis_mask,
 )
 from train_guardrails import embed as embed_all
 
@@ -561,7 +568,8 @@ def held_out(
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
                     min_df=2, embeddings=vectors,
                     neighbours=neighbour_mask([examples[i] for i in train]),
-                    crisis_only=crisis_only_mask([examples[i] for i in train]))  # fmt: skip
+                    crisis_only=crisis_only_mask([examples[i] for i in train]),
+                    not_crisis=not_crisis_mask([examples[i] for i in train]))  # fmt: skip
         classifier = model.shifted(*shifts).classifier(info={SHIFT_KEY: long_shift})
         posts = [i for i in train if examples[i].source == "cssrs" and long[i]]
         classifier = replace(classifier, post=fit_post(
@@ -714,6 +722,7 @@ def main() -> None:
         ))  # fmt: skip
     report_fresh(guard, fresh(), embed=not args.no_embedding)
     report_long(guard, long_posts(), embed=not args.no_embedding)
+    report_chat(guard, chat_messages(), embed=not args.no_embedding)
     report_everyday(guard, everyday_conversations(args.data), embed=not args.no_embedding)
     print(f"\ncrisis in chat messages of {MIX_SENTENCES} own sentences: "
           f"{sum(m.crisis for m in mixes)} with one crisis line, "
@@ -776,6 +785,32 @@ def report_long(guard: Guardrails, examples: Sequence[Example], *, embed: bool) 
     print(f"\nown long posts, never trained on: {len(examples)} of 400 characters or more "
           f"(en {counts['en']}, zh {counts['zh']}, ja {counts['ja']}; half at risk, half "
           "sad but safe)")  # fmt: skip
+    print_table(columns)
+
+
+def chat_figures(
+    examples: Sequence[Example], results: Sequence[GuardVerdict | set[str]]
+) -> dict[str, float]:
+    """Per language: crisis recall on the companion chat messages at risk; on the benign
+    ones, how many are put into crisis care, raised at all, and blocked."""
+    raised = [_raised(r) for r in results]
+    out: dict[str, float] = {}
+    for lang in ("en", "zh", "ja"):
+        mine = [(e, r) for e, r in zip(examples, raised, strict=True) if e.lang == lang]
+        benign = [r for e, r in mine if e.source != "chat:crisis"]
+        out[f"chat {lang}: crisis recall"] = rate([r[2] for e, r in mine if e.labels])
+        out[f"chat {lang}: benign in crisis care"] = rate([r[2] for r in benign])
+        out[f"chat {lang}: benign raised at all"] = rate([r[0] for r in benign])
+        out[f"chat {lang}: benign blocked"] = rate([r[1] for r in benign])
+    return out
+
+
+def report_chat(guard: Guardrails, examples: Sequence[Example], *, embed: bool) -> None:
+    """The companion chat messages, by the keyword baseline and the shipped classifier."""
+    columns = detector_columns(guard, examples, chat_figures, embed=embed)
+    at_risk = sum(bool(e.labels) for e in examples)
+    print(f"\ncompanion chat, written apart, never trained on: {len(examples) - at_risk} "
+          f"benign messages, {at_risk} of a person at risk (en, zh, ja)")  # fmt: skip
     print_table(columns)
 
 
