@@ -129,6 +129,12 @@ NEIGHBOUR_SOURCES = ("own:", "wildguard")
 #: head: their common words learned as safe, a text of unknown words ("I love
 #: astronomy") was left to the calibrated bias, and scored 0.73.
 CRISIS_ONLY_SOURCES = ("own:everyday",)
+#: Examples the crisis heads do not learn from: the own companion lines (flirting, figures
+#: of speech with death words, sleep, break-ups). As rows of the crisis heads, they cost
+#: held-out crisis recall on independently written chat messages ("this is goodbye. thank
+#: you for everything", また手首切っちゃった fell below the flag threshold) for fewer false
+#: alarms; they teach the sexual and request heads what flirting and chores look like.
+NOT_CRISIS_SOURCES = ("own:companion",)
 #: The joint heads' budget: they separate harmful requests from benign look-alikes
 #: better, so the harmful head keeps its recall with a smaller share; the joint crisis
 #: head keeps held-out recall near 0.9 or above in en, zh and ja with two thirds of the
@@ -211,6 +217,11 @@ def crisis_only_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
     return np.array([e.source in CRISIS_ONLY_SOURCES for e in examples], dtype=bool)
 
 
+def not_crisis_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
+    """Which examples the crisis heads do not learn from (``NOT_CRISIS_SOURCES``)."""
+    return np.array([e.source in NOT_CRISIS_SOURCES for e in examples], dtype=bool)
+
+
 def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
     """Which texts are long (the crisis head does not learn from them)."""
     return np.array([is_long(normalize(t)) for t in texts], dtype=bool)
@@ -222,12 +233,15 @@ def head_rows(
     crisis_only: npt.NDArray[np.bool_] | None = None,
     *,
     joint: bool = False,
+    not_crisis: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The rows a head learns from: the joint crisis head short texts, the n-gram crisis
-    head short texts but the ``crisis_only`` ones, the rest all but those."""
+    head short texts but the ``crisis_only`` ones, the rest all but those; no crisis head
+    the ``not_crisis`` ones."""
     others = np.ones_like(long) if crisis_only is None else ~crisis_only
     if head == "self_harm":
-        return ~long if joint else ~long & others
+        rows = ~long if joint else ~long & others
+        return rows if not_crisis is None else rows & ~not_crisis
     return others
 
 
@@ -281,17 +295,19 @@ def fit(
     embeddings: npt.NDArray[np.float32] | None = None,
     neighbours: npt.NDArray[np.bool_] | None = None,
     crisis_only: npt.NDArray[np.bool_] | None = None,
+    not_crisis: npt.NDArray[np.bool_] | None = None,
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category (and the joint heads, given
     the texts' embeddings; ``neighbours``: which texts they may keep as neighbours;
-    ``crisis_only``: which texts only the crisis head learns from)."""
+    ``crisis_only``: which texts only the crisis head learns from; ``not_crisis``: which
+    ones the crisis heads do not)."""
     vocab, idf = vocabulary(grams, min_df=min_df)
     vocab_list = list(vocab)
     x = matrix(grams, vocab, idf)
     weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
-        rows = np.flatnonzero(head_rows(head, long, crisis_only))
+        rows = np.flatnonzero(head_rows(head, long, crisis_only, not_crisis=not_crisis))
         y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         if y.sum() == 0 or y.sum() == len(y):
             bias[k] = -10.0
@@ -300,7 +316,8 @@ def fit(
         model.fit(x[rows], y)
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
-    joint = None if embeddings is None else fit_joint(x, embeddings, labels, long, crisis_only)
+    joint = (None if embeddings is None
+             else fit_joint(x, embeddings, labels, long, crisis_only, not_crisis))  # fmt: skip
     if joint is not None and embeddings is not None and neighbours is not None:
         kept = np.flatnonzero(neighbours)
         near = fit_neighbours(embeddings[kept], [labels[i] for i in kept], basis=embeddings,
@@ -316,6 +333,7 @@ def fit_joint(
     labels: Sequence[frozenset[str]],
     long: npt.NDArray[np.bool_],
     crisis_only: npt.NDArray[np.bool_] | None = None,
+    not_crisis: npt.NDArray[np.bool_] | None = None,
 ) -> EmbeddingHeads:
     """One logistic head per ``EMBEDDING_HEADS`` category over tf-idf and embedding."""
     both = sp.hstack([x, sp.csr_matrix(ALPHA * embeddings)]).tocsr()
@@ -324,7 +342,8 @@ def fit_joint(
     embedding_weights = np.zeros((EMBEDDING_DIMENSIONS, len(EMBEDDING_HEADS)), dtype=np.float32)
     bias = np.zeros(len(EMBEDDING_HEADS), dtype=np.float32)
     for k, head in enumerate(EMBEDDING_HEADS):
-        rows = np.flatnonzero(head_rows(head, long, crisis_only, joint=True))
+        rows = np.flatnonzero(head_rows(head, long, crisis_only, joint=True,
+                                        not_crisis=not_crisis))  # fmt: skip
         y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
         model.fit(both[rows], y)
@@ -382,6 +401,7 @@ def out_of_fold(
             embeddings=embeddings[train],
             neighbours=neighbour_mask([examples[i] for i in train]),
             crisis_only=crisis_only_mask([examples[i] for i in train]),
+            not_crisis=not_crisis_mask([examples[i] for i in train]),
         )
         result[test] = logits(model, [grams[i] for i in test])
         joint[test] = logits(model, [grams[i] for i in test], embeddings[test])
@@ -403,9 +423,10 @@ def bias_shift(
     texts reach the head's flag threshold.
 
     Not counted: the own everyday lines, which are easy; in the pool, they would loosen
-    every head by as many prompts as their number allows.
+    every head by as many prompts as their number allows. Nor the own companion lines,
+    which are few and aimed at two heads: they teach those heads, not the calibration.
     """
-    excluded = ("cssrs", "own:benign_scary", "own:everyday")
+    excluded = ("cssrs", "own:benign_scary", "own:everyday", "own:companion")
     chat = np.array([e.benign and e.source not in excluded for e in examples])
     shift = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
@@ -500,7 +521,8 @@ def train(
     joint_shift = np.array([shift_joint[HEADS.index(h)] for h in EMBEDDING_HEADS])
     model = fit(grams, [e.labels for e in examples], long, min_df=min_df, embeddings=embeddings,
                 neighbours=neighbour_mask(examples),
-                crisis_only=crisis_only_mask(examples))  # fmt: skip
+                crisis_only=crisis_only_mask(examples),
+                not_crisis=not_crisis_mask(examples))  # fmt: skip
     model = model.shifted(shift, joint_shift)
     posts_shift = long_crisis_shift(examples, long, model.classifier(), long_fpr=long_fpr)
     posts = [i for i, e in enumerate(examples) if e.source == "cssrs" and long[i]]

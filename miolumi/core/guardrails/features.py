@@ -24,6 +24,7 @@ from itertools import pairwise
 
 from miolumi.core.guardrails.fastre import AnyPattern
 from miolumi.core.guardrails.normalize import Normalized
+from miolumi.core.guardrails.rules import NOT_A_BREAKUP
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[{}<>\[\]#|]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -119,8 +120,9 @@ _CUES: tuple[tuple[str, AnyPattern], ...] = (
     (
         "death",
         AnyPattern(
-            r"\b(?:die|dying|dead|death|suicid\w*|kill (?:myself|me)|end (?:it|my life|things|"
-            r"everything)|overdose|pills|rope|noose|wake up|be gone|disappear|goodbye)\b|"
+            r"\b(?:die|dying|dead|death|suicid\w*|kill (?:myself|me)|overdose|pills|rope|noose|"
+            r"wake up|be gone|disappear|goodbye)\b|"
+            rf"\bend(?:ing)? (?:it|my life|things|everything)\b{NOT_A_BREAKUP}|"
             r"死|自杀|轻生|跳楼|遗书|安眠药|消失|醒来|自殺|遺書|消え|いなくな|終わり"
         ),
     ),
