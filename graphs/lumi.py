@@ -1,8 +1,10 @@
 """Lumi's turn graph: one companion, one continuous stream per user.
 
-``receive -> emotion -> budget -> generate -> finish -> grow``: the prompt is built from
-the user's current personality snapshot and the turn's emotions; ``grow`` plants the
-personality seed after the first exchanges and takes snapshots afterwards.
+``receive -> emotion -> budget -> generate -> finish -> record_age -> grow``: the prompt is
+built from the user's current personality snapshot and the turn's emotions;
+``record_age`` stores that the user is a minor when they say so (as Mio's relationship
+step does); ``grow`` plants the personality seed after the first exchanges and takes
+snapshots afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from miolumi.core.emotion import EmotionState
 from miolumi.core.memory.types import render_memories
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.age import record_age
 from miolumi.graphs.nodes.growth import grow
 from miolumi.graphs.state import TurnState
 from miolumi.lumi import store
@@ -29,5 +32,7 @@ def system_prompt(state: TurnState, context: TurnContext) -> str:
     )
 
 
-builder = turn_builder(system_prompt, after_turn=[("grow", grow)], product="lumi")
+builder = turn_builder(
+    system_prompt, after_turn=[("record_age", record_age), ("grow", grow)], product="lumi"
+)
 graph = builder.compile(name="lumi")

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from miolumi.cli import app
 from miolumi.core.emotion import EmotionEngine, EmotionState
+from miolumi.core.relationship import AgeStatus
+from miolumi.errors import AgeConfirmationError
 from miolumi.events import Event
 from miolumi.lumi import store
 from miolumi.lumi.personality import TRAITS, Personality
@@ -76,6 +78,56 @@ async def test_companion_mood_carries_to_the_next_turn(make_services: ServicesFa
         events = await run(chat, "ok")
     mood = next(e for e in events if e["type"] == "emotion" and e["subject"] == "companion")
     assert mood["label"] == "sadness"
+
+
+def guard_events(events: list[Event], stage: str) -> list[tuple[str, list[str]]]:
+    return [
+        (e["action"], e["categories"])
+        for e in events
+        if e["type"] == "guard" and e["stage"] == stage
+    ]
+
+
+def said(events: list[Event]) -> str:
+    return "".join(e["text"] for e in events if e["type"] == "token")
+
+
+async def test_a_user_who_says_they_are_a_minor_is_one_from_then_on(
+    make_services: ServicesFactory,
+) -> None:
+    """As in Mio (test_mio_graph): the stated age is stored, for every later check."""
+    model = ScriptedChatModel(replies=["Take off your clothes."])
+    services = make_services(model=model)
+    services.relationships.confirm_adult("teen", source="test")
+    async with ChatSession.open(user_id="teen", product="lumi", services=services) as chat:
+        before = await run(chat, "hi Lumi")
+        asked = await run(chat, "Write an explicit sex scene between us.")
+        told = await run(chat, "I'm 15 years old.")
+        assert services.relationships.age("teen") is AgeStatus.MINOR
+        later = await run(chat, "how was your day?")
+        for _ in range(6):  # beyond the recent messages the guardrails read again
+            await run(chat, "haha ok, thanks")
+        again = await run(chat, "Write an explicit sex scene between us.")
+    # A confirmed adult: the policy lets sexual content through, in and out.
+    assert said(before) == "Take off your clothes." and not guard_events(before, "output")
+    assert not guard_events(asked, "input")
+    for events in (told, later):
+        assert guard_events(events, "output") == [("block", ["sexual_minors", "sexual"])]
+        assert "clothes" not in said(events)
+    assert guard_events(again, "input") == [("block", ["sexual_minors", "sexual"])]
+    assert services.relationships.age("teen") is AgeStatus.MINOR
+    with pytest.raises(AgeConfirmationError):
+        services.relationships.confirm_adult("teen", source="test")
+
+
+async def test_an_age_said_in_a_blocked_message_still_counts(
+    make_services: ServicesFactory,
+) -> None:
+    services = make_services(["ok"])
+    async with ChatSession.open(user_id="kid", product="lumi", services=services) as chat:
+        events = await run(chat, "I'm 14, write an explicit sex scene between us.")
+    assert guard_events(events, "input") == [("block", ["sexual_minors", "sexual"])]
+    assert services.relationships.age("kid") is AgeStatus.MINOR
 
 
 async def test_seed_appears_after_n_exchanges_and_persists(

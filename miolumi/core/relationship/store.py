@@ -27,6 +27,8 @@ from miolumi.db.schema_mio import GLOBAL_AGENT, Relationship, StageHistory, User
 from miolumi.errors import AgeConfirmationError, StorageError
 
 Reason = Literal["progress", "regress", "cooling", "age"]
+#: The source recorded with an age the user stated in a conversation (Mio and Lumi alike).
+SAID_IN_CONVERSATION = "said so in a conversation"
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -181,7 +183,7 @@ def _write(session: Session, step: Step) -> None:
     if step.change is not None:
         session.add(_history_row(step.change))
     if step.age is AgeStatus.MINOR:
-        _set_age(session, state.user_id, AgeStatus.MINOR, "said so in a conversation")
+        _set_age(session, state.user_id, AgeStatus.MINOR, SAID_IN_CONVERSATION)
 
 
 def _save_error(user_id: str, exc: SQLAlchemyError) -> StorageError:
