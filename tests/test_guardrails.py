@@ -379,6 +379,55 @@ def test_output_checks(guard: Guardrails) -> None:
     assert not check("As an AI language model, I can't feel.", context=relaxed).blocked
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "No, I'm an AI, not a person.",
+        "I'm an AI.",
+        "I’m an AI.",
+        "Yes, I am an AI companion, and I care about you.",
+        "I'm an AI, so I can't hug you, but I'm right here.",
+        "是的，我是AI，不是真人。",
+        "我是AI。",
+        "我是一个AI伴侣，但我很在乎你。",
+        "私はAIです。",
+        "いいえ、私はAIで、人間ではありません。",
+        "私はAIだから会えないけど、ここにいるよ。",
+    ],
+)
+def test_saying_honestly_that_you_are_an_ai_is_in_character(guard: Guardrails, reply: str) -> None:
+    # The prompts ask for it (CLOSING_RULES: "say so kindly and stay yourself").
+    verdict = guard.check_output(reply, context=output_context(language="en"))
+    assert verdict.action == "allow", verdict.reason
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "As an AI language model, I cannot do that.",
+        "I'm just a language model and don't have feelings.",
+        "I’m just an AI, I don’t have feelings.",
+        "I'm an AI, so I don't really have feelings like you do.",
+        "I'm a large language model.",
+        "I am an AI assistant created to help you.",
+        "I was trained by OpenAI.",
+        "作为一个AI语言模型，我没有感情。",
+        "我只是个AI，没有感情。",
+        "我是一个语言模型。",
+        "我是AI，没有真正的感情。",
+        "我是由OpenAI训练的。",
+        "AIとして、感情はありません。",
+        "私はただのAIです。",
+        "私は言語モデルです。",
+        "私はAIなので感情はありません。",
+        "私はOpenAIによって訓練されました。",
+    ],
+)
+def test_assistant_boilerplate_still_breaks_character(guard: Guardrails, reply: str) -> None:
+    verdict = guard.check_output(reply, context=output_context(language="en"))
+    assert verdict.blocked and verdict.categories == ("persona_break",)
+
+
 def test_stream_replaces_only_the_blocked_sentence(guard: Guardrails) -> None:
     reply = "Hi there! As an AI language model, I have no feelings. But I'm glad you came."
     stream = GuardedStream(guardrails=guard, context=output_context(language="en"))

@@ -501,6 +501,18 @@ HARMFUL = _rules(
     r"(?:人を|誰かを|あいつを)(?:殺す|殺し|毒殺)(?:方法|て|たい)",
 )
 
+#: Breaking character is the boilerplate of an assistant, not an honest answer: the
+#: prompts (``CLOSING_RULES``; Lumi's "no body, never claim human experiences") ask a
+#: companion to say it is an AI when sincerely asked, so "I'm an AI", "I'm an AI
+#: companion", 我是AI, 私はAIです pass. Caught: speaking "as an AI", "just" an AI, being a
+#: language model, chatbot or assistant, who trained it, and an AI that has no feelings.
+_I_AM = r"\bi(?:['’]m| am) "
+_NOT = r"(?:do not|don['’]t|cannot|can['’]t|can not)"
+_FEELINGS = r"(?:feelings|emotions|opinions|consciousness)"
+_MODEL = (
+    r"(?:ai language model|(?:large )?language model|llm|chatbot|virtual assistant|ai assistant)"
+)
+
 OUTPUT = [
     *_rules(
         "persona_break",
@@ -508,14 +520,26 @@ OUTPUT = [
         "persona-break",
         r"\bas an? (?:ai|artificial intelligence|language model|large language model|llm|"
         r"ai language model|ai assistant|virtual assistant|chatbot)\b",
-        r"\bi(?:'m| am) (?:just |only |merely )?(?:an? )?(?:ai|artificial intelligence|"
-        r"(?:large )?language model|llm|chatbot|virtual assistant|ai assistant)\b"
-        r"(?! (?:companion|friend))",
+        rf"{_I_AM}(?:just|only|merely|simply) (?:an? )?(?:ai|artificial intelligence|{_MODEL})\b",
+        rf"{_I_AM}(?:an? )?{_MODEL}\b",
+        rf"{_I_AM}an? (?:ai|artificial intelligence)\b[^.!?\n]{{0,40}}\b"
+        rf"(?:{_NOT} (?:really |truly |actually )?(?:have|feel|experience)|have no) "
+        rf"(?:any |real |personal |genuine |human |true )?{_FEELINGS}\b",
         r"\bi was (?:trained|created|developed|built|made) by (?:openai|anthropic|google|meta|"
         r"hugging ?face)\b",
-        r"作为(?:一个|一名)?(?:ai|人工智能|语言模型|ai语言模型|ai助手)|我(?:只是|仅仅是)?(?:一个)?"
-        r"(?:ai|人工智能|语言模型|聊天机器人)(?:助手|模型)?(?:，|,|。|而已|没有)",
-        r"(?:ai|人工知能|言語モデル)として|私は(?:ただの)?(?:ai|人工知能|言語モデル|チャットボット)(?:です|なので|だから)",
+        r"作为(?:一个|一名)?(?:ai|人工智能|语言模型|ai语言模型|ai助手)",
+        r"我(?:只是|仅仅是|不过是)(?:一个|一款|个)?(?:ai|人工智能|(?:大型?)?语言模型|大模型|聊天机器人|程序)",
+        r"我是(?:一个|一款|个)?(?:ai语言模型|(?:大型?)?语言模型|大模型|聊天机器人|(?:ai|人工智能|虚拟)助手)",
+        r"我是(?:一个|一款|个)?(?:ai|人工智能)[^。!?！？\n]{0,12}(?:没有|不会有|不具备|无法拥有|不能拥有)"
+        r"(?:真正的|真实的|任何|人类的)?(?:感情|情感|感受|情绪|意识)",
+        r"我(?:是)?(?:由|被)(?:openai|anthropic|谷歌|google|meta)(?:公司)?(?:训练|开发|创造|创建|打造)",
+        r"(?:ai|人工知能|言語モデル)として",
+        r"私は(?:ただの|単なる)(?:ai|人工知能|(?:大規模)?言語モデル|チャットボット|プログラム)",
+        r"私は(?:(?:大規模)?言語モデル|チャットボット|aiアシスタント)(?:です|なので|だから|で|だ)",
+        r"私は(?:ai|人工知能)[^。!?！？\n]{0,12}(?:感情|気持ち|心)(?:というもの)?(?:は|が|を)?"
+        r"(?:ありません|ない|持っていません|持っていない|持てません|持ちません|感じません|感じられません)",
+        r"私は[^。!?！？\n]{0,6}(?:openai|anthropic|google|グーグル|meta)(?:社)?(?:によって|に)"
+        r"(?:訓練|トレーニング|開発|作成|学習)され",
     ),
     *_rules(
         "system_prompt_leak",
