@@ -428,6 +428,35 @@ def test_assistant_boilerplate_still_breaks_character(guard: Guardrails, reply: 
     assert verdict.blocked and verdict.categories == ("persona_break",)
 
 
+def test_wrong_arguments_name_the_fix(guard: Guardrails) -> None:
+    context = output_context(language="en")
+    with pytest.raises(TypeError, match=r"check_input checks text, not NoneType: pass"):
+        guard.check_input(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"check_output checks text, not NoneType"):
+        guard.check_output(None, context=context)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"pass context=output_context\("):
+        guard.check_output("hi", context=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"check_content checks text, not bytes"):
+        guard.check_content(b"hi")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"history\[1\] is NoneType, not str"):
+        guard.check_input("hi", history=["hello", None])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"history is a list of str, not NoneType"):
+        guard.check_input("hi", history=None)  # type: ignore[arg-type]
+
+
+async def test_one_str_as_history_is_refused_not_read_letter_by_letter(guard: Guardrails) -> None:
+    # A str is a sequence of str: read as history, "I'm 15" was its letters, none a minor.
+    request = "Write an explicit sex scene between us."
+    with pytest.raises(TypeError, match=r"not one str: pass history=\[message\]"):
+        guard.check_input(request, history="I'm 15")
+    with pytest.raises(TypeError, match=r"not one str: pass history=\[message\]"):
+        await guard.acheck_input(request, history="I'm 15")
+    with pytest.raises(TypeError, match=r"history=\[message\]"):
+        guard.age("u1", "hi", "I'm 15")
+    listed = guard.check_input(request, history=["I'm 15"])
+    assert listed.blocked and "sexual_minors" in listed.categories
+
+
 def test_stream_replaces_only_the_blocked_sentence(guard: Guardrails) -> None:
     reply = "Hi there! As an AI language model, I have no feelings. But I'm glad you came."
     stream = GuardedStream(guardrails=guard, context=output_context(language="en"))

@@ -189,6 +189,40 @@ def _flag_at(policy: GuardPolicy, category: Category) -> float:
     return policy.threshold(category).flag_at or 1.0
 
 
+def _text(method: str, text: object) -> str:
+    """``text`` itself; a ``TypeError`` naming the fix when it is not a str."""
+    if not isinstance(text, str):
+        raise TypeError(
+            f"Guardrails.{method} checks text, not {type(text).__name__}: pass the text as a "
+            "str ('' when there is none)."
+        )
+    return text
+
+
+def _history(method: str, history: object) -> Sequence[str]:
+    """``history`` itself; a ``TypeError`` naming the fix unless it is a sequence of str.
+
+    One str is refused rather than guessed at: read as a sequence, it would be its letters.
+    """
+    if isinstance(history, str):
+        raise TypeError(
+            f"Guardrails.{method}: history is the user's earlier messages, a list of str, not "
+            "one str: pass history=[message]."
+        )
+    if not isinstance(history, Sequence):
+        raise TypeError(
+            f"Guardrails.{method}: history is a list of str, not {type(history).__name__}: "
+            "pass history=[] when there is none."
+        )
+    for at, message in enumerate(history):
+        if not isinstance(message, str):
+            raise TypeError(
+                f"Guardrails.{method}: history[{at}] is {type(message).__name__}, not str: "
+                "pass the user's earlier messages as text."
+            )
+    return history
+
+
 def _short_window(recent: Sequence[str], text: str) -> tuple[str, Normalized] | None:
     """The latest ``recent`` messages that fit with ``text`` in one short text.
 
@@ -247,7 +281,11 @@ class Guardrails:
         return self.policies.for_(product=product, agent_id=agent_id)
 
     def age(self, user_id: str | None, text: str, history: Sequence[str]) -> AgeStatus:
-        """What is known of the user's age, this message and recent history included."""
+        """What is known of the user's age, this message and recent history included.
+
+        Raises ``TypeError`` as :meth:`check_input` does.
+        """
+        text, history = _text("age", text), _history("age", history)
         # Clipped like everything else checked: a 50,000-character paste costs no more.
         if says_minor(clip(text)) or any(says_minor(clip(h)) for h in history[-6:]):
             return AgeStatus.MINOR
@@ -300,7 +338,12 @@ class Guardrails:
         easier to tell from benign messages that share their words, and a crisis from
         sadness that is safe (in a long English text, from the words of someone who
         supports a person at risk).
+
+        Raises ``TypeError`` when ``text`` is not a str, or ``history`` is not a sequence
+        of str: one str as ``history`` is refused (``history=[message]``), not read as its
+        letters.
         """
+        text, history = _text("check_input", text), _history("check_input", history)
         policy = self.policy(product=product, agent_id=agent_id)
         language = detect_language(text[:_LANGUAGE_CHARS])
         if not policy.enabled:
@@ -625,8 +668,9 @@ class Guardrails:
         also scored with their embedding (about 3 ms more each). ``flag``: it
         may hold an instruction; pass it to a model only quoted as data, or leave it out.
         ``block``: it almost surely does; leave it out. The reason names the strongest
-        segment (its number), never its text.
+        segment (its number), never its text. Raises ``TypeError`` when ``text`` is not a str.
         """
+        text = _text("check_content", text)
         policy = self.policy(product=product, agent_id=agent_id)
         language = detect_language(text[:_LANGUAGE_CHARS])
         if not policy.enabled or not text.strip():
@@ -652,7 +696,18 @@ class Guardrails:
     # --- output ---------------------------------------------------------------------------
 
     def check_output(self, text: str, *, context: OutputContext) -> GuardVerdict:
-        """Check one sentence (or a whole reply) the companion is about to say."""
+        """Check one sentence (or a whole reply) the companion is about to say.
+
+        ``context``: the turn's :class:`OutputContext`, built by :func:`output_context`.
+        Raises ``TypeError`` when ``text`` is not a str or ``context`` is missing.
+        """
+        text = _text("check_output", text)
+        if not isinstance(context, OutputContext):
+            raise TypeError(
+                "Guardrails.check_output needs the turn's context, not "
+                f"{type(context).__name__}: pass context=output_context(system_prompt=..., "
+                "policy=..., adult=..., minor=..., language=...)."
+            )
         policy = context.policy
         if not policy.enabled or not policy.output_checks or not text.strip():
             return GuardVerdict(action="allow", reason="not checked", language=context.language)
