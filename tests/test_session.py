@@ -88,7 +88,13 @@ async def test_window_keeps_the_latest_messages(make_services: ServicesFactory) 
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("   \n ", EmptyMessageError), ("x" * 100_000, MessageTooLongError)],
+    [
+        ("   \n ", EmptyMessageError),
+        # Zero-width space, joiners, word joiner, BOM: str.strip keeps them.
+        ("\u200b\u200c\u200d\u2060\ufeff", EmptyMessageError),
+        (" \u200b\n\u3164\u2800\ufe0f ", EmptyMessageError),
+        ("x" * 100_000, MessageTooLongError),
+    ],
 )
 async def test_bad_input_is_refused_and_records_nothing(
     make_services: ServicesFactory, text: str, error: type[Exception]
@@ -102,6 +108,8 @@ async def test_bad_input_is_refused_and_records_nothing(
         assert "MIOLUMI_" in str(info.value) or "type something" in str(info.value)
         assert [m.text for m in await chat.history()] == ["first", "ok"]
     assert len(model.calls) == 1
+    flags = services.guardrails.flags
+    assert flags is not None and flags.flags(user_id="u1") == []  # not checked, not flagged
 
 
 async def test_failure_mid_stream_leaves_thread_unchanged(make_services: ServicesFactory) -> None:
