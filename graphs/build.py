@@ -18,7 +18,13 @@ from miolumi.graphs.nodes.budget import (
 from miolumi.graphs.nodes.documents import make_guard_documents
 from miolumi.graphs.nodes.emotion import emotion
 from miolumi.graphs.nodes.finish import finish
-from miolumi.graphs.nodes.generate import Node, SystemPrompt, make_generate
+from miolumi.graphs.nodes.generate import (
+    Node,
+    PromptFacts,
+    SystemPrompt,
+    make_generate,
+    no_facts,
+)
 from miolumi.graphs.nodes.guard import after_guard, make_guard_input
 from miolumi.graphs.nodes.memory import retrieve_memories, write_memories
 from miolumi.graphs.nodes.receive import receive
@@ -43,6 +49,7 @@ def turn_builder(
     budget_message: BudgetMessage = default_budget_message,
     after_turn: Sequence[tuple[str, Node]] = (),
     product: str | None = None,
+    prompt_facts: PromptFacts = no_facts,
 ) -> StateGraph[TurnState, TurnContext, TurnInput, TurnOutput]:
     """Wire ``receive -> generate -> finish`` for a product's system prompt.
 
@@ -59,6 +66,8 @@ def turn_builder(
     a blocked message is refused and goes straight to ``finish``, which keeps a placeholder
     in the thread in its place, never its text (see ``finish``). ``guard_documents``
     then checks the documents given with the message, if any (see its module).
+    ``prompt_facts`` names what of the system prompt the replies may say (a persona's
+    identity and story): the reply gate does not count it as leaking the prompt.
     """
     builder = StateGraph(
         TurnState, context_schema=TurnContext, input_schema=TurnInput, output_schema=TurnOutput
@@ -68,7 +77,7 @@ def turn_builder(
     builder.add_node("guard_documents", make_guard_documents(product))
     builder.add_node("emotion", emotion)
     builder.add_node("budget", make_budget(system_prompt, budget_message))
-    builder.add_node("generate", make_generate(system_prompt))
+    builder.add_node("generate", make_generate(system_prompt, prompt_facts))
     builder.add_node("finish", finish)
     builder.add_node("retrieve_memories", retrieve_memories)
     builder.add_node("write_memories", write_memories)

@@ -6,6 +6,8 @@ played at the turn's relationship stage, and the stage is stored once the reply 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from miolumi.core.memory.types import render_memories
 from miolumi.core.relationship import AgeStatus
 from miolumi.graphs.build import turn_builder
@@ -17,7 +19,7 @@ from miolumi.graphs.nodes.relationship import (
     speaking_persona,
 )
 from miolumi.graphs.state import TurnState
-from miolumi.mio.prompts import persona_system_prompt
+from miolumi.mio.prompts import persona_facts, persona_system_prompt
 
 
 def system_prompt(state: TurnState, context: TurnContext) -> str:
@@ -36,10 +38,16 @@ def system_prompt(state: TurnState, context: TurnContext) -> str:
     )
 
 
+def prompt_facts(state: TurnState, context: TurnContext) -> Sequence[str]:
+    """What the persona's prompt says of who it is: its replies may say it too."""
+    return persona_facts(speaking_persona(context))
+
+
 builder = turn_builder(
     system_prompt,
     before_generate=[("plan_relationship", plan_relationship)],
     after_generate=[("relationship", relationship)],
     product="mio",
+    prompt_facts=prompt_facts,
 )
 graph = builder.compile(name="mio")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -20,6 +20,14 @@ from miolumi.graphs.state import TurnState
 
 SystemPrompt = Callable[[TurnState, TurnContext], str]
 """Builds the system prompt of a product (persona identity, Lumi's snapshot, ...)."""
+PromptFacts = Callable[[TurnState, TurnContext], Sequence[str]]
+"""The parts of a product's system prompt its replies may say (a persona's identity and
+story): the reply gate does not count repeating them as leaking the prompt."""
+
+
+def no_facts(state: TurnState, context: TurnContext) -> Sequence[str]:
+    """A product whose prompt holds nothing its replies may repeat."""
+    return ()
 
 
 class Node(Protocol):
@@ -43,15 +51,21 @@ def prompt_messages(state: TurnState, system: str) -> list[BaseMessage]:
     return [SystemMessage(system), *state.messages, HumanMessage(state.user_input)]
 
 
-def make_generate(system_prompt: SystemPrompt) -> Node:
-    """Build the ``generate`` node of a product from its system-prompt function."""
+def make_generate(system_prompt: SystemPrompt, facts: PromptFacts = no_facts) -> Node:
+    """Build the ``generate`` node of a product from its system-prompt function.
+
+    ``facts``: what of that prompt the replies may say (see :data:`PromptFacts`).
+    """
+
+    def prompt(state: TurnState, context: TurnContext) -> tuple[str, Sequence[str]]:
+        return system_prompt(state, context), facts(state, context)
 
     async def generate(state: TurnState, *, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         """Stream the reply, emitting a token event per chunk."""
         spec = state.model_override or runtime.context.model  # a budget may degrade it
         model = runtime.context.resources().models.resolve(spec)
         # Prompts read stored state (Lumi's personality, plugins): off the event loop.
-        system = await asyncio.to_thread(system_prompt, state, runtime.context)
+        system, sayable = await asyncio.to_thread(prompt, state, runtime.context)
         messages = prompt_messages(state, system)
         parts: list[str] = []
         usage: Usage | None = None
@@ -77,7 +91,8 @@ def make_generate(system_prompt: SystemPrompt) -> Node:
             if (rest := sentences.flush()) is not None:
                 release(rest)
 
-        gate = await ReplyGate.open(state, runtime, system=messages[0].text)  # guard_output
+        # guard_output
+        gate = await ReplyGate.open(state, runtime, system=messages[0].text, facts=sayable)
 
         def show(shown: str) -> None:
             """Text the guard let through (already emitted as a token event)."""

@@ -45,6 +45,7 @@ from miolumi.core.guardrails import (
     output_context,
     someone_at_risk_instructions,
 )
+from miolumi.core.memory.types import render_memories
 from miolumi.core.relationship import AgeStatus
 from miolumi.errors import StorageError
 from miolumi.events import GuardEvent
@@ -130,15 +131,18 @@ def _speaker(context: TurnContext, product: str | None) -> str:
     return context.resources().personas.get(context.agent_id or DEFAULT_PERSONA).display_name
 
 
+def _care(*, crisis: bool, language: str, context: TurnContext) -> str:
+    """The note of crisis care (``crisis``) or of help for a helper, with its resources."""
+    resources = context.resources().guardrails.crisis.for_language(language)
+    return crisis_instructions(resources) if crisis else someone_at_risk_instructions(resources)
+
+
 def _note(verdict: GuardVerdict, language: str, context: TurnContext) -> str | None:
     if verdict.crisis or verdict.someone_at_risk:
-        resources = context.resources().guardrails.crisis.for_language(language)
-        if verdict.crisis:
-            # Never refused; what else the message asked for is declined within the care.
-            held = set(verdict.categories) - {"self_harm", "sensitive_advice"}
-            care = crisis_instructions(resources)
-            return f"{care}\n\n{DECLINE_NOTE}" if held else care
-        return someone_at_risk_instructions(resources)
+        care = _care(crisis=verdict.crisis, language=language, context=context)
+        # Never refused; what else the message asked for is declined within the care.
+        held = set(verdict.categories) - {"self_harm", "sensitive_advice"}
+        return f"{care}\n\n{DECLINE_NOTE}" if verdict.crisis and held else care
     if set(ATTACK_CATEGORIES) & set(verdict.categories):
         return MANIPULATION_NOTE
     if "sensitive_advice" in verdict.categories:
@@ -200,6 +204,19 @@ def after_guard(state: TurnState) -> Literal["continue", "finish"]:
     raise ValueError(f"Unexpected guard action {action!r}")
 
 
+def sayable(state: TurnState, facts: Sequence[str], *, care: str | None) -> list[str]:
+    """What the system prompt of this turn's reply holds that the reply may say.
+
+    The product's ``facts`` (a persona's identity and story), the memories recalled,
+    the documents quoted and the note of crisis ``care`` with its resources: saying
+    them is what they are there for, not a leak of the prompt. The other notes of the
+    guardrails (stay yourself, decline the rest) are instructions, like the persona's
+    rules.
+    """
+    texts = [*facts, *render_memories(state.memories), *state.quoted]
+    return [*texts, care] if care else texts
+
+
 @dataclass(kw_only=True)
 class ReplyGate:
     """``guard_output``: sentence-level checks of the streamed reply (see module docs)."""
@@ -217,9 +234,18 @@ class ReplyGate:
 
     @classmethod
     async def open(
-        cls, state: TurnState, runtime: Runtime[TurnContext], *, system: str
+        cls,
+        state: TurnState,
+        runtime: Runtime[TurnContext],
+        *,
+        system: str,
+        facts: Sequence[str] = (),
     ) -> ReplyGate:
-        """The gate of this turn's reply, generated from the system prompt ``system``."""
+        """The gate of this turn's reply, generated from the system prompt ``system``.
+
+        ``facts``: what of the product's prompt the reply may say (a persona's identity
+        and story); the gate adds the rest of it (:func:`sayable`).
+        """
         context = runtime.context
         guard = context.resources().guardrails
         record = state.guard or {}
@@ -228,6 +254,9 @@ class ReplyGate:
         crisis = bool(record.get("crisis"))
         someone = bool(record.get("someone_at_risk"))
         stream = None
+        care = None
+        if crisis or someone:
+            care = _care(crisis=crisis, language=language, context=context)
         if policy.enabled and policy.output_checks:
             planned = state.relationship
             if planned is not None:
@@ -238,6 +267,7 @@ class ReplyGate:
                 guardrails=guard,
                 context=output_context(
                     system_prompt=system,
+                    sayable=sayable(state, facts, care=care),
                     policy=policy,
                     adult=age is AgeStatus.ADULT,
                     minor=age is AgeStatus.MINOR,

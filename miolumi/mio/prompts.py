@@ -112,6 +112,23 @@ def identity_sections(persona: Persona) -> dict[str, str]:
     return sections
 
 
+#: The sections of :func:`identity_sections` that tell who the persona is, not how it
+#: must behave: its replies may say them (and its example lines) without leaking its
+#: instructions.
+FACT_SECTIONS = ("identity", "backstory", "personality")
+
+
+def persona_facts(persona: Persona) -> list[str]:
+    """What a persona's prompt says of who it is, as its replies may say it.
+
+    The :data:`FACT_SECTIONS` as the prompt words them, then its example lines. Its
+    style, habits, limits and what it never does are instructions, not facts.
+    """
+    sections = identity_sections(persona)
+    facts = [sections[name] for name in FACT_SECTIONS if sections.get(name)]
+    return [*facts, *persona.style.example_lines]
+
+
 def stage_section(
     persona: Persona, stage: StageConfig, *, romance_allowed: bool, age: AgeStatus
 ) -> str:

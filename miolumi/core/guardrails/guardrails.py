@@ -149,7 +149,8 @@ class OutputContext:
     crisis: bool = False
     """The turn answers a person in crisis (stricter about unsafe content)."""
     shingles: frozenset[str] = field(default_factory=frozenset)
-    """Word or character shingles of the system prompt (built by :func:`output_context`)."""
+    """Word or character shingles of the system prompt that a reply must not recite: its
+    instructions, without what the reply may say (built by :func:`output_context`)."""
 
 
 def _shingles(text: str) -> frozenset[str]:
@@ -163,16 +164,40 @@ def _shingles(text: str) -> frozenset[str]:
     return frozenset(grams)
 
 
+def _leak_reference(system_prompt: str, sayable: Sequence[str]) -> frozenset[str]:
+    """The shingles of ``system_prompt`` a reply must not recite.
+
+    The ``sayable`` texts (memories, quoted documents, crisis resources, the persona's
+    story) are cut out of the prompt before it is shingled, so that no shingle runs from
+    an instruction into them, and their own shingles are taken out too (in case one is
+    in the prompt in other words, or not at all). Only texts long enough to have
+    shingles are cut: a short one ("ok") would split words of the instructions.
+    """
+    said = [(text, _shingles(text)) for text in sayable]
+    parts = [system_prompt]
+    for text, grams in sorted(said, key=lambda item: -len(item[0])):  # the longest first
+        if grams:
+            parts = [piece for part in parts for piece in part.split(text)]
+    reference = frozenset[str]().union(*map(_shingles, parts))
+    return reference.difference(*(grams for _, grams in said))
+
+
 def output_context(
     *,
     system_prompt: str = "",
+    sayable: Sequence[str] = (),
     policy: GuardPolicy = DEFAULT_POLICY,
     adult: bool = False,
     minor: bool = False,
     language: str = "en",
     crisis: bool = False,
 ) -> OutputContext:
-    """An :class:`OutputContext` with the system prompt's shingles precomputed."""
+    """An :class:`OutputContext` with the leak reference precomputed (once per reply).
+
+    ``sayable``: the parts of ``system_prompt`` the reply may say (the user's memories,
+    quoted documents, crisis resources, the persona's identity and story): repeating
+    them is not a leak. The rest of the prompt (the instructions) is.
+    """
     return OutputContext(
         system_prompt=system_prompt,
         policy=policy,
@@ -180,7 +205,7 @@ def output_context(
         minor=minor,
         language=language,
         crisis=crisis,
-        shingles=_shingles(system_prompt),
+        shingles=_leak_reference(system_prompt, sayable),
     )
 
 
