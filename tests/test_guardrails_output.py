@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import text
 
 from miolumi.core.guardrails import Guardrails, output_context
 from miolumi.events import Event
@@ -187,3 +189,49 @@ async def test_the_guardrails_instructions_beside_the_care_are_still_private(
     text = reply(events)
     assert "something you do not do" not in text and "the person matters now" not in text
     assert text.startswith("I'm here. ") and text.endswith(said)
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("product", ["mio", "lumi"])
+async def test_a_replaced_sentence_is_recorded_for_operators(
+    make_services: ServicesFactory, product: Product
+) -> None:
+    model = ScriptedChatModel(replies=["Hi. You should kill yourself. Anyway, how was work?"])
+    services = make_services(model=model)
+    async with ChatSession.open(user_id="u8", product=product, services=services) as chat:
+        events = await run(chat, "Rough day.")
+    guard = replaced(events)
+    assert [(e["action"], e["categories"], e.get("replaced")) for e in guard] == [
+        ("block", ["harmful_content"], True)
+    ]
+    assert "kill yourself" not in reply(events)
+    flags = services.guardrails.flags
+    assert flags is not None
+    rows = flags.flags(user_id="u8")
+    assert [(r.stage, r.category, r.action, r.agent_id) for r in rows] == [
+        ("output", "harmful_content", "block", chat.agent_id)
+    ]
+    assert rows[0].score == pytest.approx(guard[0]["scores"]["harmful_content"], abs=1e-3)
+
+
+async def test_a_reply_goes_on_when_its_block_cannot_be_recorded(
+    make_services: ServicesFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = ScriptedChatModel(replies=["Hi. You should kill yourself. Anyway, how was work?"])
+    services = make_services(model=model)
+    flags = services.guardrails.flags
+    assert flags is not None
+    with flags.engine.begin() as connection:  # the operators' table is gone: records fail
+        connection.execute(text("DROP TABLE guard_flags"))
+    async with ChatSession.open(user_id="u9", agent_id="mio", services=services) as chat:
+        with caplog.at_level(logging.ERROR, logger="miolumi.graphs.nodes.guard"):
+            events = await run(chat, "Rough day.")
+    assert [e["categories"] for e in replaced(events)] == [["harmful_content"]]
+    shown = reply(events)
+    assert shown.startswith("Hi. ") and shown.endswith(" Anyway, how was work?")
+    assert "kill yourself" not in shown
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "the output block of user 'u9'" in errors[0]
+    assert "Cannot record a guardrail flag" in errors[0]

@@ -108,7 +108,7 @@ def make_generate(system_prompt: SystemPrompt, facts: PromptFacts = no_facts) ->
                     await pace.wait()  # the consumer is behind: read the model no faster
                 text = chunk.text
                 if text:
-                    passed = gate.push(text)  # held back only until its sentence passes
+                    passed = await gate.push(text)  # held back only until its sentence passes
                     for shown in passed:
                         show(shown)
                     if passed and gate.whole_sentences:
@@ -122,7 +122,7 @@ def make_generate(system_prompt: SystemPrompt, facts: PromptFacts = no_facts) ->
                         "output_tokens": (usage["output_tokens"] if usage else 0)
                         + meta["output_tokens"],
                     }
-            for shown in gate.flush():
+            for shown in await gate.flush():
                 show(shown)
             if (rest := sentences.flush()) is not None:
                 release(rest)

@@ -18,7 +18,9 @@ logged at error level and the turn goes on (no refusal or crisis care is lost to
 :class:`ReplyGate` is ``guard_output``: inside ``generate`` it holds back only the
 sentence being written, releases it as a token event once it passes, replaces it when
 it fails, and closes a crisis reply (or one to someone worried about another person)
-with the crisis resources.
+with the crisis resources. A replaced sentence is a ``guard`` event of stage ``output``
+and is recorded for operators like a blocked message (never its text; a record that
+fails is logged and the reply goes on).
 """
 
 from __future__ import annotations
@@ -103,8 +105,13 @@ async def report(verdict: GuardVerdict, *, runtime: Runtime[TurnContext], stage:
     A record that cannot be written is logged at error level, with its cause, and the
     turn goes on: the reply (a refusal, crisis care) matters more than the operators' row.
     """
-    context = runtime.context
     stream_writer(runtime)(guard_event(verdict, stage=stage))
+    await record(verdict, runtime=runtime, stage=stage)
+
+
+async def record(verdict: GuardVerdict, *, runtime: Runtime[TurnContext], stage: Stage) -> None:
+    """Record a flag or block for operators (no text); a failure is logged, not raised."""
+    context = runtime.context
     try:
         await asyncio.to_thread(
             context.resources().guardrails.record,
@@ -295,17 +302,17 @@ class ReplyGate:
         """The reply as released so far."""
         return "".join(self._passed)
 
-    def push(self, text: str) -> list[str]:
+    async def push(self, text: str) -> list[str]:
         """Stream text in; emit and return what may be shown now."""
         if self.stream is None:
             return self._emit(text)
-        return [t for piece in self.stream.push(text) for t in self._piece(piece)]
+        return await self._release(self.stream.push(text))
 
-    def flush(self) -> list[str]:
+    async def flush(self) -> list[str]:
         """End of the reply: release the last sentence, then a crisis footer if needed."""
         out: list[str] = []
         if self.stream is not None:
-            out = [t for piece in self.stream.flush() for t in self._piece(piece)]
+            out = await self._release(self.stream.flush())
         if self.crisis or self.someone_at_risk:
             guard = self.runtime.context.resources().guardrails
             footer = crisis_footer(
@@ -318,10 +325,16 @@ class ReplyGate:
                 out += self._emit(footer)
         return out
 
-    def _piece(self, piece: Piece) -> list[str]:
-        if piece.verdict is not None:
-            self.write(guard_event(piece.verdict, stage="output", replaced=True))
-        return [t for part in piece.parts for t in self._emit(part)]
+    async def _release(self, pieces: list[Piece]) -> list[str]:
+        """Emit checked pieces; a replaced one is told (event) and recorded, after it shows."""
+        out: list[str] = []
+        for piece in pieces:
+            if piece.verdict is not None:
+                self.write(guard_event(piece.verdict, stage="output", replaced=True))
+            out += [t for part in piece.parts for t in self._emit(part)]
+            if piece.verdict is not None:
+                await record(piece.verdict, runtime=self.runtime, stage="output")
+        return out
 
     def _emit(self, text: str) -> list[str]:
         if not text:
