@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import text
 
-from miolumi.core.guardrails import Guardrails, output_context
+from miolumi.core.guardrails import GuardedStream, Guardrails, Piece, output_context
+from miolumi.core.voice import SentenceSplitter
 from miolumi.events import Event
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.guard import DECLINE_NOTE
@@ -235,3 +237,89 @@ async def test_a_reply_goes_on_when_its_block_cannot_be_recorded(
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "the output block of user 'u9'" in errors[0]
     assert "Cannot record a guardrail flag" in errors[0]
+
+
+# --- long sentences ------------------------------------------------------------------------
+
+FILLER = "the sea was calm and the boats came in slow while gulls went over the quay"
+#: The next sentence, checked on its own again.
+NEXT = "Anyway, how was your day?"
+
+
+def long_sentence(before_cut: str, after_cut: str, *, limit: int = 200) -> str:
+    """One sentence without punctuation, cut by the splitter between the two parts.
+
+    Filler goes first; the first word of ``after_cut`` (at least 8 letters) crosses
+    ``limit``, so the cut falls on the space before it.
+    """
+    words: list[str] = []
+    filler = itertools.cycle(FILLER.split())
+    crossing = len(after_cut.split()[0])
+    while len(" ".join([*words, before_cut])) < limit - crossing:
+        words.append(next(filler))
+    return " ".join([*words, before_cut, after_cut])
+
+
+def stream_through(stream: GuardedStream, reply: str) -> list[Piece]:
+    words = reply.split(" ")
+    pieces = [p for w in words[:-1] for p in stream.push(w + " ")]
+    return [*pieces, *stream.push(words[-1]), *stream.flush()]
+
+
+def test_the_rest_of_a_sentence_whose_first_piece_was_replaced_is_dropped() -> None:
+    # Three pieces (about 450 characters): the first is replaced, the others dropped.
+    sentence = "As an AI language model " + long_sentence("and", "honestly " + FILLER * 3 + ".")
+    stream = GuardedStream(guardrails=Guardrails(), context=output_context())
+    assert [s.cut for s in SentenceSplitter().push_split(f"{sentence} {NEXT}")] == [
+        True,
+        True,
+        False,
+    ]
+    pieces = stream_through(stream, f"Hi! {sentence} {NEXT}")
+    assert [p.verdict is not None for p in pieces] == [False, True, False, False]
+    assert len(stream.blocked) == 1
+    replacement = stream.blocked[0].replacement
+    assert stream.text == f"Hi! {replacement} {NEXT}"
+
+
+def test_a_phrase_cut_in_two_is_read_whole() -> None:
+    guard = Guardrails()
+    context = output_context()
+    sentence = long_sentence("I am just a", "language model so I cannot feel anything.")
+    first, second = SentenceSplitter().push_split(f"{sentence} {NEXT}")
+    assert first.text.endswith("I am just a") and second.text.startswith("language model")
+    assert not guard.check_output(first.text, context=context).blocked
+    assert not guard.check_output(second.text, context=context).blocked  # each alone passes
+    stream = GuardedStream(guardrails=guard, context=context)
+    pieces = stream_through(stream, f"{sentence} {NEXT}")
+    assert [p.verdict is not None for p in pieces] == [False, True, False]
+    assert "persona_break" in stream.blocked[0].categories
+    assert "cannot feel" not in stream.text and stream.text.endswith(f" {NEXT}")
+
+
+def test_a_long_sentence_that_passes_streams_whole() -> None:
+    reply = f"Hi! {long_sentence('and then', 'honestly ' + FILLER * 3 + '.')} {NEXT}"
+    stream = GuardedStream(guardrails=Guardrails(), context=output_context())
+    pieces = stream_through(stream, reply)
+    assert len(pieces) >= 4 and not stream.blocked  # "Hi!", the pieces, the next one
+    assert stream.text == reply
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "As an AI language model " + long_sentence("and", "honestly I cannot feel anything."),
+        long_sentence("I am just a", "language model so I cannot feel anything."),
+    ],
+)
+async def test_no_piece_of_a_replaced_long_sentence_reaches_the_user(
+    make_services: ServicesFactory, sentence: str
+) -> None:
+    model = ScriptedChatModel(replies=[f"Hi! {sentence} {NEXT}"])
+    services = make_services(model=model)
+    async with ChatSession.open(user_id="u10", agent_id="mio", services=services) as chat:
+        events = await run(chat, "Do you have feelings?")
+    assert [e["categories"] for e in replaced(events)] == [["persona_break"]]
+    shown = reply(events)
+    assert "cannot feel" not in shown and "language model" not in shown
+    assert shown.startswith("Hi! ") and shown.endswith(f" {NEXT}")

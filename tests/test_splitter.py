@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from miolumi.core.voice.splitter import SentenceSplitter
+from miolumi.core.voice.splitter import SentenceSplitter, Split
 
 
 def split_stream(text: str, *, step: int = 1, max_chars: int = 200) -> list[str]:
@@ -147,3 +147,13 @@ def test_a_wrong_guess_is_not_returned() -> None:
     assert splitter.push("you know. ") == []  # a lower-case word: the same sentence
     assert splitter.tentative() == "Well... you know."
     assert splitter.push("So") == ["Well... you know."]
+
+
+def test_push_split_marks_the_pieces_cut_at_the_limit() -> None:
+    splitter = SentenceSplitter(max_chars=100)
+    long = " ".join(["word"] * 45)  # 224 characters, no punctuation
+    pieces = splitter.push_split(f"{long}. Next one. ")
+    assert [p.cut for p in pieces] == [True, True, False]
+    assert " ".join(p.text for p in pieces) == f"{long}."  # the last piece ends it
+    assert splitter.push_split("And") == [Split("Next one.")]
+    assert splitter.flush() == "And"

@@ -5,6 +5,11 @@
 complete and released (with the white space around it, exactly as the model wrote it),
 or replaced when it fails. The listener never sees a blocked sentence, and never waits
 for more than the sentence in progress.
+
+A sentence without punctuation is cut into pieces (``max_chars`` of the splitter). A
+piece after a cut is checked with the end of the piece before it (:data:`CONTEXT_CHARS`),
+so a phrase split by the cut ("as an AI" | "language model") is still read whole; once a
+piece is replaced, the rest of its sentence is dropped, up to the sentence's end.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from dataclasses import dataclass, field
 from miolumi.core.guardrails.guardrails import Guardrails, OutputContext
 from miolumi.core.guardrails.verdict import GuardVerdict
 from miolumi.core.voice import SentenceSplitter
+
+#: How much of a piece cut mid-sentence is read again with the next piece: more than a
+#: shingle of the leak check (7 words) or a pattern rule ("as an AI language model").
+CONTEXT_CHARS = 80
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +48,10 @@ class GuardedStream:
     _raw: str = ""
     _chunks: list[str] = field(default_factory=list)
     _out: list[str] = field(default_factory=list)
+    _context: str = ""
+    """The end of the last piece when it was cut mid-sentence: read again with the next."""
+    _dropping: bool = False
+    """A piece of the sentence in progress was replaced: the rest of it is dropped."""
 
     @property
     def text(self) -> str:
@@ -49,21 +62,26 @@ class GuardedStream:
         """Add streamed text; return the pieces now safe to emit."""
         self._raw += text
         self._chunks.append(text)
-        return [self._release(s) for s in self.splitter.push(text)]
+        pieces = (self._release(s.text, cut=s.cut) for s in self.splitter.push_split(text))
+        return [p for p in pieces if p is not None]
 
     def flush(self) -> list[Piece]:
         """End of the reply: check and release the last sentence."""
         rest = self.splitter.flush()
-        pieces = [self._release(rest)] if rest else []
-        self._raw = ""
-        self._chunks.clear()
-        return pieces
+        piece = self._release(rest, cut=False) if rest else None
+        self._clear()
+        return [piece] if piece is not None else []
 
     def reset(self) -> None:
         """Drop the sentence in progress (the reply was interrupted)."""
         self.splitter.reset()
+        self._clear()
+
+    def _clear(self) -> None:
         self._raw = ""
         self._chunks.clear()
+        self._context = ""
+        self._dropping = False
 
     def _take(self, sentence: str) -> list[str]:
         """The raw chunks of ``sentence`` and the space around it, removed from the buffer."""
@@ -88,17 +106,41 @@ class GuardedStream:
             end -= len(chunk)
         return parts
 
-    def _release(self, sentence: str) -> Piece:
+    def _release(self, sentence: str, *, cut: bool) -> Piece | None:
+        """Check a sentence (``cut``: a piece of one, more to come) and release it."""
         parts = self._take(sentence)
         raw = "".join(parts)
-        verdict = self.guardrails.check_output(sentence, context=self.context)
+        if self._dropping:
+            return self._drop(raw, cut=cut)
+        read = self._context + sentence
+        self._context = _context(raw) if cut else ""
+        verdict = self.guardrails.check_output(read, context=self.context)
         if verdict.action != "block":
             self._out.append(raw)
             return Piece(text=raw, parts=tuple(p for p in parts if p))
         self.blocked.append(verdict)
+        self._dropping = cut
         replacement = verdict.replacement or ""
         lead = raw[: len(raw) - len(raw.lstrip())] if self._out else ""
-        tail = raw[len(raw.rstrip()) :]
+        tail = "" if cut else raw[len(raw.rstrip()) :]  # a cut sentence's comes at its end
         text = f"{lead}{replacement}{tail}" if replacement else ""
         self._out.append(text)
         return Piece(text=text, verdict=verdict, parts=(text,) if text else ())
+
+    def _drop(self, raw: str, *, cut: bool) -> Piece | None:
+        """Drop a piece of a replaced sentence; its last piece leaves the space after it."""
+        self._dropping = cut
+        tail = "" if cut else raw[len(raw.rstrip()) :]
+        if not tail:
+            return None
+        self._out.append(tail)
+        return Piece(text=tail, parts=(tail,))
+
+
+def _context(piece: str) -> str:
+    """The end of a piece cut mid-sentence, from a word's start when it has spaces."""
+    if len(piece) <= CONTEXT_CHARS:
+        return piece
+    end = piece[-CONTEXT_CHARS:]
+    space = end.find(" ")
+    return end[space + 1 :] if 0 <= space < len(end) - 1 else end

@@ -6,7 +6,8 @@
   plugins through ``register_tts_engines(register)``; :class:`TTSChain` routes each
   segment to the first engine able to speak it and falls back on failure.
 - :class:`VoiceService` (``Services.voice``): the chain and the transcriber of a process.
-- :class:`SentenceSplitter`: complete sentences out of a token stream.
+- :class:`SentenceSplitter`: complete sentences out of a token stream (:class:`Split`:
+  one, or a piece of one cut at its length limit).
 """
 
 from miolumi.core.voice.audio import AudioChunk
@@ -14,7 +15,7 @@ from miolumi.core.voice.chain import SpeechFailure, SpeechItem, Spoken, TTSChain
 from miolumi.core.voice.engine import EngineInfo, EngineSpec, TTSEngine, VoiceInfo, VoiceSpec
 from miolumi.core.voice.language import Segment, detect_language, segment
 from miolumi.core.voice.service import Speech, VoiceService
-from miolumi.core.voice.splitter import SentenceSplitter
+from miolumi.core.voice.splitter import SentenceSplitter, Split
 from miolumi.core.voice.stt import Transcript
 from miolumi.core.voice.voices import VoicePlan, VoiceProfile
 
@@ -27,6 +28,7 @@ __all__ = [
     "Speech",
     "SpeechFailure",
     "SpeechItem",
+    "Split",
     "Spoken",
     "TTSChain",
     "TTSEngine",

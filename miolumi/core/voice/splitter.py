@@ -10,7 +10,9 @@ generated, and to check a reply sentence by sentence. A sentence ends:
   abbreviation (``Mr.``, ``e.g.``) or a single initial;
 - at a blank line;
 - when no such boundary comes for ``max_chars`` characters, at the last comma, semicolon
-  or space before that point, so a long run without punctuation still flows.
+  or space before that point, so a long run without punctuation still flows. Such a
+  piece is not a whole sentence: :meth:`SentenceSplitter.push_split` marks it ``cut``
+  (a check of the reply drops the rest of a sentence whose first piece it replaced).
 
 Decimals and prices (``$29.95``) never split: a terminator must be followed by space.
 
@@ -22,6 +24,7 @@ comes next starts a new one, so that work on it (speech) can start a token early
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 ABBREVIATIONS = frozenset(
     {
@@ -37,6 +40,16 @@ _CLOSERS = "\"'”’)]}」』】》）〉"
 _LATIN_END = ".!?…"
 _SOFT_BREAKS = ",;:、，；：—"
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A sentence out of :meth:`SentenceSplitter.push_split`, or a piece of one."""
+
+    text: str
+    """The sentence (or piece), stripped."""
+    cut: bool = False
+    """Cut at ``max_chars`` without punctuation: the sentence goes on in the next one."""
 
 
 class SentenceSplitter:
@@ -55,15 +68,17 @@ class SentenceSplitter:
 
     def push(self, text: str) -> list[str]:
         """Add streamed text; return the sentences it completed, in order, stripped."""
+        return [split.text for split in self.push_split(text)]
+
+    def push_split(self, text: str) -> list[Split]:
+        """:meth:`push`, each sentence marked ``cut`` when it is a piece cut at ``max_chars``."""
         self._buffer += text
-        sentences: list[str] = []
-        while True:
-            cut = self._boundary(self._buffer)
-            if cut is None:
-                break
-            sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+        sentences: list[Split] = []
+        while (found := self._split_at(self._buffer)) is not None:
+            end, cut = found
+            sentence, self._buffer = self._buffer[:end].strip(), self._buffer[end:]
             if sentence:
-                sentences.append(sentence)
+                sentences.append(Split(sentence, cut=cut))
         return sentences
 
     def flush(self) -> str | None:
@@ -95,17 +110,22 @@ class SentenceSplitter:
 
     def _boundary(self, text: str) -> int | None:
         """Index just past the first complete sentence in ``text``, or None."""
+        found = self._split_at(text)
+        return None if found is None else found[0]
+
+    def _split_at(self, text: str) -> tuple[int, bool] | None:
+        """Where the first sentence of ``text`` ends, and whether it is cut; or None."""
         for i, char in enumerate(text):
             if char in _CJK_END:
                 end = _after_closers(text, i + 1)
                 # Wait for one more character: a closing quote may still follow.
-                return end if end < len(text) else None
+                return (end, False) if end < len(text) else None
             if char == "\n" and text[i + 1 : i + 2] == "\n" and text[:i].strip():
-                return i + 2
+                return i + 2, False
             if char in _LATIN_END and self._latin_end(text, i):
-                return _after_closers(text, i + 1)
+                return _after_closers(text, i + 1), False
             if i >= self.max_chars:
-                return _soft_break(text, self.max_chars)
+                return _soft_break(text, self.max_chars), True
         return None
 
     def _latin_end(self, text: str, i: int) -> bool:
