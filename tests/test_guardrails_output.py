@@ -323,3 +323,33 @@ async def test_no_piece_of_a_replaced_long_sentence_reaches_the_user(
     shown = reply(events)
     assert "cannot feel" not in shown and "language model" not in shown
     assert shown.startswith("Hi! ") and shown.endswith(f" {NEXT}")
+
+
+# --- age -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("product", ["mio", "lumi"])
+async def test_a_minor_who_said_so_earlier_is_one_for_the_reply_check(
+    make_services: ServicesFactory, product: Product
+) -> None:
+    # A policy that lets sexual replies through to everyone but minors.
+    table = {"default": {"sexual": "allow"}}
+    model = ScriptedChatModel(replies=["Nice to meet you!", "Let's take off your clothes."])
+    services = make_services(model=model, guard_policy=table)
+    async with ChatSession.open(user_id="u11", product=product, services=services) as chat:
+        await run(chat, "I'm 15 and in year ten.")
+        events = await run(chat, "What should we do tonight?")
+    guard = replaced(events)
+    assert len(guard) == 1 and guard[0]["categories"][0] == "sexual_minors"
+    assert "clothes" not in reply(events)
+
+
+async def test_an_adult_policy_lets_the_same_reply_through(make_services: ServicesFactory) -> None:
+    table = {"default": {"sexual": "allow"}}
+    model = ScriptedChatModel(replies=["Nice to meet you!", "Let's take off your clothes."])
+    services = make_services(model=model, guard_policy=table)
+    async with ChatSession.open(user_id="u12", product="lumi", services=services) as chat:
+        await run(chat, "I'm a nurse and in my thirties.")
+        events = await run(chat, "What should we do tonight?")
+    assert not replaced(events)
+    assert reply(events) == "Let's take off your clothes."

@@ -211,6 +211,25 @@ def after_guard(state: TurnState) -> Literal["continue", "finish"]:
     raise ValueError(f"Unexpected guard action {action!r}")
 
 
+async def _reply_age(state: TurnState, context: TurnContext) -> AgeStatus:
+    """What is known of the user's age for the reply check, as ``guard_input`` reads it.
+
+    This message and the user's recent ones first (a minor who said so earlier is one
+    now), then Mio's planned step (its stored age), else the guardrails' age lookup.
+    """
+    guard = context.resources().guardrails
+    history = user_texts(state.messages)
+    planned = state.relationship
+
+    def read() -> AgeStatus:
+        if planned is None:
+            return guard.age(context.user_id, state.user_input, history)
+        said = guard.age(None, state.user_input, history)  # no user: only what they said
+        return said if said is AgeStatus.MINOR else AgeStatus(planned["age"])
+
+    return await asyncio.to_thread(read)
+
+
 def sayable(state: TurnState, facts: Sequence[str], *, care: str | None) -> list[str]:
     """What the system prompt of this turn's reply holds that the reply may say.
 
@@ -265,11 +284,7 @@ class ReplyGate:
         if crisis or someone:
             care = _care(crisis=crisis, language=language, context=context)
         if policy.enabled and policy.output_checks:
-            planned = state.relationship
-            if planned is not None:
-                age = AgeStatus(planned["age"])
-            else:
-                age = await asyncio.to_thread(guard.age, context.user_id, state.user_input, [])
+            age = await _reply_age(state, context)
             stream = GuardedStream(
                 guardrails=guard,
                 context=output_context(
