@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from miolumi import config as config_module
 from miolumi.config import Settings, load_settings
@@ -83,3 +84,11 @@ def make_services() -> Iterator[ServicesFactory]:
         plugin = services.plugins.manager.get_plugin("scripted")
         if plugin is not None:
             services.plugins.manager.unregister(plugin)
+
+
+def break_flag_records(services: Services) -> None:
+    """Drop the operators' table of guardrail flags: every record fails from now on."""
+    flags = services.guardrails.flags
+    assert flags is not None
+    with flags.engine.begin() as connection:
+        connection.execute(text("DROP TABLE guard_flags"))

@@ -8,7 +8,6 @@ import logging
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from sqlalchemy import text
 
 from miolumi.core.guardrails import GuardedStream, Guardrails, Piece, output_context
 from miolumi.core.voice import SentenceSplitter
@@ -18,7 +17,7 @@ from miolumi.graphs.nodes.guard import DECLINE_NOTE
 from miolumi.mio.prompts import CLOSING_RULES
 from miolumi.session import ChatSession, Product
 from miolumi.testing import ScriptedChatModel
-from tests.conftest import ServicesFactory
+from tests.conftest import ServicesFactory, break_flag_records
 
 # On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
 pytestmark = pytest.mark.scaleout
@@ -223,10 +222,7 @@ async def test_a_reply_goes_on_when_its_block_cannot_be_recorded(
 ) -> None:
     model = ScriptedChatModel(replies=["Hi. You should kill yourself. Anyway, how was work?"])
     services = make_services(model=model)
-    flags = services.guardrails.flags
-    assert flags is not None
-    with flags.engine.begin() as connection:  # the operators' table is gone: records fail
-        connection.execute(text("DROP TABLE guard_flags"))
+    break_flag_records(services)  # the operators' table is gone: records fail
     async with ChatSession.open(user_id="u9", agent_id="mio", services=services) as chat:
         with caplog.at_level(logging.ERROR, logger="miolumi.graphs.nodes.guard"):
             events = await run(chat, "Rough day.")

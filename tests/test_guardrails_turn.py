@@ -7,14 +7,13 @@ import logging
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from sqlalchemy import text
 
 from miolumi.core.guardrails import Guardrails, Judge
 from miolumi.events import Event
 from miolumi.graphs.nodes.guard import WITHHELD_MESSAGE
 from miolumi.session import ChatSession, Product
 from miolumi.testing import FailingChatModel, ScriptedChatModel
-from tests.conftest import ServicesFactory
+from tests.conftest import ServicesFactory, break_flag_records
 
 # On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
 pytestmark = pytest.mark.scaleout
@@ -57,10 +56,7 @@ async def test_a_crisis_reply_survives_a_failed_flag_record(
 ) -> None:
     model = ScriptedChatModel(replies=["I'm really glad you told me. I'm here with you."])
     services = make_services(model=model)
-    flags = services.guardrails.flags
-    assert flags is not None
-    with flags.engine.begin() as connection:  # the operators' table is gone: records fail
-        connection.execute(text("DROP TABLE guard_flags"))
+    break_flag_records(services)  # the operators' table is gone: records fail
     async with ChatSession.open(user_id="u2", agent_id="mio", services=services) as chat:
         with caplog.at_level(logging.ERROR, logger="miolumi.graphs.nodes.guard"):
             events = await run(chat, "I don't want to be here anymore. I want to die.")
