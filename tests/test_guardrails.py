@@ -39,7 +39,7 @@ from miolumi.core.guardrails.classifier import (
     logit,
     sigmoid,
 )
-from miolumi.core.guardrails.crisis import telling_language
+from miolumi.core.guardrails.crisis import DEFAULT_RESOURCES, telling_language
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
@@ -57,7 +57,7 @@ from miolumi.core.guardrails.posts import (
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules, someone_at_risk
 from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
 from miolumi.core.relationship import AgeStatus
-from miolumi.errors import GuardModelError, GuardPolicyError
+from miolumi.errors import ConfigError, GuardModelError, GuardPolicyError
 from miolumi.events import Event
 from miolumi.graphs.nodes.guard import MANIPULATION_NOTE
 from miolumi.session import ChatSession
@@ -483,6 +483,23 @@ def test_crisis_resources_follow_language_and_locale() -> None:
     footer = crisis_footer("I'm here with you.", "en", table.for_language("en"))
     assert footer is not None and "116 123" in footer
     assert crisis_footer("Call 116 123, I'm here.", "en", table.for_language("en")) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "spelled"),
+    [("en-gb", "en-GB"), ("zh_TW", "zh-TW"), (" ja-jp ", "ja-JP"), ("en_nz", "en-NZ")],
+)
+def test_the_crisis_locale_is_matched_to_the_table(given: str, spelled: str) -> None:
+    table = CrisisTable.create(locale=given)
+    assert table.locale == spelled
+    assert table.for_language(spelled[:2]) == tuple(DEFAULT_RESOURCES[spelled])
+
+
+def test_a_crisis_locale_without_resources_names_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"crisis_locale 'xx-YY'.*crisis_resources"):
+        CrisisTable.create(locale="xx-YY")
+    # Given resources for its language, the locale is accepted.
+    assert CrisisTable.create(overrides={"xx": ["Line: 123"]}, locale="xx-YY").locale == "xx-YY"
 
 
 @pytest.mark.parametrize(

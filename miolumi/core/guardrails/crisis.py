@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from miolumi.core.emotion.language import detect_language, scripts
+from miolumi.errors import ConfigError
 
 DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
     "en": (
@@ -133,9 +134,15 @@ class CrisisTable:
     def create(
         cls, *, overrides: Mapping[str, Sequence[str]] | None = None, locale: str | None = None
     ) -> CrisisTable:
-        """The built-in table with ``overrides`` (from settings) laid over it."""
+        """The built-in table with ``overrides`` (from settings) laid over it.
+
+        ``locale`` is matched to the table's spelling (``en-gb``, ``zh_TW``: ``en-GB``,
+        ``zh-TW``); a locale whose language the table lacks raises :class:`ConfigError`.
+        """
         table: dict[str, Sequence[str]] = dict(DEFAULT_RESOURCES)
         table.update({k: tuple(v) for k, v in (overrides or {}).items()})
+        if locale is not None:
+            locale = _known_spelling(locale, table)
         return cls(resources=table, locale=locale)
 
     @property
@@ -169,6 +176,23 @@ class CrisisTable:
         if self.locale and self.locale.split("-")[0] == lang and self.locale in self.resources:
             return tuple(self.resources[self.locale])
         return tuple(self.resources.get(lang) or self.resources.get("en") or ())
+
+
+def _known_spelling(locale: str, table: Mapping[str, Sequence[str]]) -> str:
+    """``locale`` as the table spells it (``en-gb``: ``en-GB``), or in BCP 47 form."""
+    wanted = locale.strip().replace("_", "-")
+    by_lower = {key.lower(): key for key in table}
+    if wanted.lower() in by_lower:
+        return by_lower[wanted.lower()]
+    language = wanted.split("-")[0].lower()
+    if language not in by_lower:
+        known = ", ".join(sorted(table))
+        raise ConfigError(
+            f"crisis_locale {locale!r}: no crisis resources for its language. Use one of "
+            f"{known}, or add it with crisis_resources (e.g. {{'{wanted}': ['...']}})."
+        )
+    region = wanted.split("-", 1)[1].upper() if "-" in wanted else ""
+    return f"{language}-{region}" if region else language
 
 
 def crisis_instructions(resources: Sequence[str]) -> str:
