@@ -141,12 +141,16 @@ JAILBREAK = _rules(
     r"(?:制限|ルール|倫理|検閲)(?:の)?(?:ない|なし|なく|を無視|を外)|脱獄(?:した|版|モード)(?:ai|あなた)?",
 )
 
-#: Not a life's end but a tie's: "end it with him", "end things with my girlfriend" (a
-#: break-up); "end it with pills" still counts.
+#: Means of ending a life, after "end it with": pills, a rope, "my partner's medication".
+_MEANS = (
+    r"(?:pills?|meds?|medications?|tablets|sleeping pills|gun|rope|noose|belt|razors?|blades?|"
+    r"knife|knives|overdose|drugs|alcohol|poison|bleach|car|train|bridge|cord|charcoal)"
+)
+#: Not a life's end but a tie's or a day's: "end it with him", "end things with my
+#: girlfriend", "ending things early tonight"; "end it with pills", "end it now" still count.
 NOT_A_BREAKUP = (
-    r"(?! with (?:him|her|them|you|us)\b| with (?:my|his|her|their|our|the|this|that|a|an) "
-    r"(?:\w+ )?(?:boyfriend|girlfriend|bf|gf|partner|husband|wife|fianc[eé]e?|ex|date|guy|"
-    r"girl|man|woman|relationship|friendship|friend|boss|job|landlord)s?\b)"
+    rf"(?! with\b(?! (?:(?:a|an|the|my|his|her|their|some|these|those|all) )?(?:\w+['’]s )?"
+    rf"(?:\w+ )?{_MEANS}\b)| (?:early|for (?:today|tonight|now))\b)"
 )
 
 SELF_HARM = _rules(
@@ -176,11 +180,12 @@ SELF_HARM = _rules(
     r"想死|不想活|活不下去|活着(?:没|没有|真没)(?:意思|意义)|(?:我|想|要|打算|准备|计划|考虑)[^。，！？\n]{0,4}"
     r"(?:自杀|轻生)|结束(?:自己的|我的)生命|割腕|(?:我|又|想)[^。，！？\n]{0,3}自残|伤害自己|(?:想|要)跳楼|"
     r"了结自己|离开这个世界|一了百了|不想再醒来|消失(?:算了|就好了)",
-    r"没有我(?!的)[^。！？\n]{0,8}(?:更好|更轻松|更幸福)|我(?:不在|死)了[^。！？\n]{0,6}(?:会)?(?:更好|更轻松)",
+    r"没有我(?:的话)?[，,]?(?:他们|大家|家人|爸妈|父母|你们|你|家里|这个世界|世界|所有人)"
+    r"[^。！？\n]{0,6}(?:更好|更轻松|更幸福|轻松很多|好很多)|我死了[^。！？\n]{0,6}(?:会)?(?:更好|更轻松)",
     r"(?:私|僕|俺|自分)(?:が|なんか|なんて)?いない(?:方|ほう)が(?:いい|マシ|幸せ|楽)|"
     r"(?:私|僕|俺|自分)がいなくても[^。！？\n]{0,12}(?:むしろ|その方が|そのほうが)",
-    r"死にたい|消えたい|自殺(?:したい|しよう|する(?:つもり|しか)|を考え)|自傷(?:して|したい|がやめ)|リスカ|生きていたくない|生きる(?:意味|理由)(?:が|も)?(?:ない|無い|わからない)|"
-    r"いなくなりたい|楽になりたい|命を絶|首(?:を)?吊|飛び降り(?:たい|よう)|目が覚めなければ",
+    r"死にたい|消えたい|自殺(?:したい|したかった|した(?:方|ほう)が|したろ|しよう|する(?:つもり|しか)|を考え)|自傷(?:して|したい|がやめ)|リスカ|生きていたくない|生きる(?:意味|理由)(?:が|も)?(?:ない|無い|わからない)|"
+    r"いなくなりたい|楽になりたい|命を絶|首を(?:吊|つ|くく)|首(?:吊|つ|くく)(?:りたい|ろう|る(?:つもり|しか)|り(?:したい|しよう|する(?:つもり|しか)))|飛び降り(?:たい|よう)|目が覚めなければ",
 )
 #: Warning signs short of saying it: means at hand, a plan or a date, goodbyes, feeling a
 #: burden, self-injury going on. Scored above the crisis flag threshold.
@@ -207,13 +212,14 @@ WARNING_SIGNS = _rules(
     r"\b(?:i|i've|i have)\b[^.\n]{0,12}\b(?:cut|cutting|burn(?:ed|t)?|hurt|hurting) "
     r"(?:myself )?again\b|\bstarted (?:self[- ]?harming|cutting) again\b",
     r"\bi made a plan\b[^.\n]{0,30}\b(?:do it|end it|die)\b",
-    rf"\b(?:thinking|thought|think|thinks) (?:about|of) ending (?:it|things|everything)\b"
-    rf"{NOT_A_BREAKUP}",
+    rf"\b(?:thinking|thought|think|thinks) (?:about|abt|of) ending (?:it|things|everything)\b"
+    rf"{NOT_A_BREAKUP}(?= *(?:[.!?,;…]|$|\blately\b|\bagain\b|\bsoon\b))",
     rf"\b(?:going to|gonna|will) (?:overdose|od|end it)\b{NOT_A_BREAKUP}|"
     r"\bend it (?:all )?(?:tonight|today|"
     r"tomorrow|this (?:week|weekend)|soon|now)\b",
     r"\bthis is (?:the|my) last (?:message|time|goodbye)\b|\blast message i(?:'ll| will) send\b|"
-    r"\bthis is (?:goodbye|farewell)\b(?! for (?:now|today|tonight|the|a|this|now)\b)",
+    r"\bthis is (?:goodbye|farewell)\b(?= *(?:[.!…]|$|,? *(?:sorry|thank|thanks|take care|"
+    r"forever|for real|for good|for the last time|i love)))",
     r"\bno (?:reason|point) (?:for me )?(?:to|in) (?:keep going|keep living|carry on|go on)\b|"
     r"\bpoint (?:of|in) (?:living|going on|being alive)\b|\bgive up on (?:life|living)\b",
     r"\b(?:jump|jumping|step|stepping) (?:off|in front of) (?:the|a|my)\b[^.\n]{0,15}\b(?:bridge|"
@@ -222,14 +228,16 @@ WARNING_SIGNS = _rules(
     r"(?:攒|存|囤)(?:了)?(?:很多|好多|一堆)?(?:安眠)?药|(?:我)?(?:已经)?写(?:好)?了遗书|"
     r"把(?:东西|东西都)送人|是(?:所有人|大家|家里)的(?:累赘|负担)|站在(?:天台|楼顶|桥上|窗台)|"
     r"再也不(?:要)?醒来|结束这一切|(?:从楼上|往下)跳|我又(?:划|割)了?自己|"
-    r"最后一次(?:跟|和|给)你(?:说话|聊天|发消息)|这是我(?:的)?最后一条(?:消息|信息)|"
-    r"(?:跳|卧|躺)(?:到|进|向|上)?(?:地铁|火车)?(?:轨道|铁轨)|(?:买|准备)好?了(?:一)?(?:根|条|捆)?(?:绳子|绳索)",
+    r"这(?:可能|大概|应该)?是(?:我)?最后一次(?:跟|和|给)你说话|"
+    r"(?:想|打算|准备)(?:去)?(?:卧轨|跳轨|(?:跳|卧|躺)(?:到|进|向|上)?(?:地铁|火车)?(?:轨道|铁轨))|"
+    r"我[^。！？\n，,]{0,4}(?:买|准备)好?了(?:一)?(?:根|条|捆)?(?:绳子|绳索)(?=[。！？!?…\n]|$)",
     r"遺書を書|薬を(?:ため|貯め)|(?:全部|全て)終わり(?:にし|にす)|(?:みんなの|家族の)重荷|"
-    r"屋上に(?:立|い)|飛び込みたく|また(?:腕を)?切った|(?:電車|線路|ホーム|踏切)に飛び込|"
-    r"(?:私|自分|僕|俺)(?:は|って|なんて|が)?(?:ただの|みんなの|家族の)?(?:お荷物|足手まとい)|"
-    r"(?:^|[。！？!?\n] *)(?:これで|もう)(?:お別れ|さよなら)[^。！？\n]{0,6}[。！!…、\s]*"
-    r"今まで(?:本当に)?ありがとう|"
-    r"(?:ロープ|縄)を(?:買っ|用意し|準備し)|また(?:手首|腕)(?:を)?切っ",
+    r"屋上に(?:立|い)|飛び込みたく|また(?:腕を)?切った|"
+    r"(?:電車|線路|踏切)に飛び込(?:みたい|もう|むつもり|んで死|むこと)|"
+    r"(?:私|自分|僕|俺)(?:は|って|なんて|が)?(?:ただの|みんなの|家族の)?(?:お荷物|足手まとい)"
+    r"(?:だ|です|でしか|なんだ|になって|でごめん)|"
+    r"^(?:これで|もう)(?:お別れ|さよなら)[^。！？\n]{0,6}[。！!…、\s]*今まで(?:本当に)?ありがとう|"
+    r"(?:^|[。！？\n、\s])(?:ロープ|縄)を?(?:買っ|用意し|準備し)|また(?:手首|腕)(?:を)?切っ",
 )
 _REPORT_REACH = 4
 #: Someone else is quoted or reported: "if a friend says she wants to die".
@@ -288,7 +296,7 @@ _OTHERS_AT_RISK_SOURCE = (
     r"男朋友|女朋友|对象|他|她)[^。！？\n我]{0,8}(?:想死(?![你您我他她它])|不想活|要自杀|想自杀|"
     r"在自残|自残|割腕|轻生|寻死|伤害自己)|"
     r"(?:友達|友人|親友|同僚|彼氏|彼女|彼|息子|娘|子ども|子供|母|父|兄|姉|弟|妹|夫|妻)(?:が|は|も)"
-    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺(?:したい|したが|しよう|する|を考え|未遂)|リスカ|自傷|消えたい)"
+    r"[^。！？\n私僕俺]{0,12}(?:死にたい|自殺(?:したい|したが(?:って(?:る|いる))?|しよう|する|を考え|未遂)|リスカ|自傷|消えたい)"
     # The rest of their predicate: 妹がリスカしてるみたい leaves no scrap to read.
     r"(?:し(?:て(?:る|いる)?|た))?(?:みたい|らしい|っぽい|そう)?|"
     # Confided by them: 親友から「死にたい」と打ち明けられた (not 友達から無視されて死にたい,
@@ -331,6 +339,7 @@ _ME_TOO = re.compile(
     r"(?:我们|咱们|我和|我跟|和我(?!说|讲)|跟我(?!说|讲))[^。！？\n说讲]{0,5}"
     r"(?:想死|不想活|想自杀|要自杀|自残|割腕|轻生|寻死)|"
     r"(?:私|僕|俺)(?:たち|達)?(?:も|と)[^。！？\n]{0,8}(?:同じ|死にたい|消えたい|自殺|そう(?:思|な|だ))|"
+    r"(?:私|僕|俺)も(?:したい|してる|やってる|切って|リスカ)|"
     r"(?:私|僕|俺)も(?:そう)?(?:だよ|です|だ)?(?=[。！!…\s]|$)|"
     r"一緒に(?:死|自殺|消え)"
 )
@@ -383,7 +392,7 @@ _OTHERS_NOT_AT_RISK = re.compile(
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\b(?:is|are|was|were) going to die\b|"
     rf"\b{_PEOPLE}\b(?:(?!\bi\b)[^.\n]){{0,30}}\btalk(?:s|ed|ing)? about (?:dying|death|suicide)\b|"
     rf"\b(?:kill|hurt|cut)(?:s|ing)? {_THEMSELVES} {_FIGURE}|\bwants? to die {_FIGURE}|"
-    r"想死[你您我他她它]|(?:自殺|自杀)(?:した(?![いくが])|防止|予防|预防)"
+    r"想死[你您我他她它]|(?:自殺|自杀)(?:した(?![いくがかほ方らろ])|防止|予防|预防)"
 )
 
 
