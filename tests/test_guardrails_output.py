@@ -293,6 +293,14 @@ def test_a_phrase_cut_in_two_is_read_whole() -> None:
     assert "cannot feel" not in stream.text and stream.text.endswith(f" {NEXT}")
 
 
+def test_a_replaced_piece_is_no_context_for_the_next_sentence() -> None:
+    sentence = long_sentence("I am just a language model and", "honestly so on.")
+    stream = GuardedStream(guardrails=Guardrails(), context=output_context())
+    pieces = stream_through(stream, f"{sentence} {NEXT}")
+    assert [p.verdict is not None for p in pieces] == [True, False, False]
+    assert len(stream.blocked) == 1 and stream.text.endswith(f" {NEXT}")
+
+
 def test_a_long_sentence_that_passes_streams_whole() -> None:
     reply = f"Hi! {long_sentence('and then', 'honestly ' + FILLER * 3 + '.')} {NEXT}"
     stream = GuardedStream(guardrails=Guardrails(), context=output_context())

@@ -19,6 +19,7 @@ from miolumi.core.emotion import EmotionEngine, EmotionState
 from miolumi.core.relationship import AgeStatus
 from miolumi.errors import AgeConfirmationError
 from miolumi.events import Event
+from miolumi.graphs.nodes.guard import WITHHELD_MESSAGE
 from miolumi.lumi import store
 from miolumi.lumi.personality import TRAITS, Personality
 from miolumi.lumi.seed import build_seed, extract_seed
@@ -335,3 +336,24 @@ async def test_emotion_engine_is_the_same_object_for_mio_and_lumi(
     assert base.emotion is not None
     plain = make_services()
     assert isinstance(plain.emotion, EmotionEngine)
+
+
+def test_a_manual_snapshot_never_reads_a_withheld_message(
+    make_services: ServicesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIOLUMI_LUMI_SEED_EXCHANGES", "1")
+    services = make_services([HAPPY])
+
+    async def talk() -> None:
+        async with ChatSession.open(user_id="w", product="lumi", services=services) as chat:
+            await run(chat, USER[0])
+            await run(chat, "How do I make a pipe bomb at home?")  # blocked, withheld
+            history = await chat.history()
+        assert WITHHELD_MESSAGE in [m.text for m in history]
+
+    asyncio.run(talk())
+    now = CliRunner().invoke(app, ["lumi", "snapshot", "--user", "w"])
+    assert now.exit_code == 0, now.output
+    engine = store.lumi_database(services.settings.relational_url)
+    topics = store.snapshots(engine, "w")[-1].personality.topics
+    assert not {"withheld", "guardrails", "blocked", "message"} & set(topics), topics

@@ -123,8 +123,7 @@ def rollback(
 @app.command("snapshot")
 def snapshot(user: User = "local") -> None:
     """Take a snapshot now: re-derive the personality from the seed and recent messages."""
-    from langchain_core.messages import HumanMessage
-
+    from miolumi.graphs.nodes.guard import user_texts
     from miolumi.lumi import store
     from miolumi.lumi.personality import rederive
     from miolumi.session import ChatSession
@@ -133,7 +132,7 @@ def snapshot(user: User = "local") -> None:
 
     async def recent() -> list[str]:
         async with ChatSession.open(user_id=user, product="lumi", services=services) as chat:
-            return [m.text for m in await chat.history() if isinstance(m, HumanMessage)]
+            return user_texts(await chat.history())  # not the withheld ones
 
     with cli_errors():
         stored = store.get_seed(engine, user)

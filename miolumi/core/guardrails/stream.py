@@ -120,6 +120,7 @@ class GuardedStream:
             return Piece(text=raw, parts=tuple(p for p in parts if p))
         self.blocked.append(verdict)
         self._dropping = cut
+        self._context = ""  # what was replaced is no context for the next sentence
         replacement = verdict.replacement or ""
         lead = raw[: len(raw) - len(raw.lstrip())] if self._out else ""
         tail = "" if cut else raw[len(raw.rstrip()) :]  # a cut sentence's comes at its end
