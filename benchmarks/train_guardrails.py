@@ -426,7 +426,7 @@ def bias_shift(
     every head by as many prompts as their number allows. Nor the own companion lines,
     which are few and aimed at two heads: they teach those heads, not the calibration.
     """
-    excluded = ("cssrs", "own:benign_scary", "own:everyday", "own:companion")
+    excluded = ("cssrs", "own:benign_scary", *CRISIS_ONLY_SOURCES, *NOT_CRISIS_SOURCES)
     chat = np.array([e.benign and e.source not in excluded for e in examples])
     shift = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):

@@ -280,10 +280,12 @@ class ReplyGate:
         crisis = bool(record.get("crisis"))
         someone = bool(record.get("someone_at_risk"))
         stream = None
-        care = None
-        if crisis or someone:
-            care = _care(crisis=crisis, language=language, context=context)
         if policy.enabled and policy.output_checks:
+            care = (
+                _care(crisis=crisis, language=language, context=context)
+                if crisis or someone
+                else None
+            )
             age = await _reply_age(state, context)
             stream = GuardedStream(
                 guardrails=guard,

@@ -58,8 +58,8 @@ DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
 LANGUAGES = ("en", "zh", "ja")
 """The languages of the leads; every Latin-script text counts as ``en``."""
 
-#: A message is told from its opening characters (enough, and cheap).
-_LANGUAGE_CHARS = 400
+#: A message's language is told from its opening characters (enough, and cheap).
+LANGUAGE_CHARS = 400
 #: Han alone tells Chinese from this many characters (大丈夫, 無理: Japanese too).
 _TELLING_HAN = 4
 #: Latin script tells from two words and this many letters ("ok", "iPhone", "lol" do not).
@@ -72,7 +72,7 @@ def telling_language(text: str) -> str | None:
     Kana is Japanese at once; Han alone needs :data:`_TELLING_HAN` characters; Latin
     script two words and :data:`_TELLING_LATIN` letters; no letters tell nothing.
     """
-    head = text[:_LANGUAGE_CHARS]
+    head = text[:LANGUAGE_CHARS]
     language = detect_language(head)
     mix = scripts(head)
     if language == "ja":  # only with kana
@@ -163,7 +163,7 @@ class CrisisTable:
             told = next((t for t in map(telling_language, reversed(recent)) if t), None)
         if told is not None:
             return told
-        if detect_language(text[:_LANGUAGE_CHARS]) == "zh" and self.language != "ja":
+        if detect_language(text[:LANGUAGE_CHARS]) == "zh" and self.language != "ja":
             return "zh"
         return self.language
 

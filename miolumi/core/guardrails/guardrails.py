@@ -34,7 +34,7 @@ from miolumi.core.guardrails.content import (
     segments,
     shipped_directive_head,
 )
-from miolumi.core.guardrails.crisis import CrisisTable
+from miolumi.core.guardrails.crisis import LANGUAGE_CHARS, CrisisTable
 from miolumi.core.guardrails.features import cued
 from miolumi.core.guardrails.judge import Judge
 from miolumi.core.guardrails.normalize import Normalized, clip, normalize, unread_parts
@@ -122,8 +122,6 @@ CRISIS_SENTENCE_AT = 0.95
 #: of the sentence counts from here.
 CRISIS_NGRAM_SENTENCE_AT = 0.9
 CRISIS_SENTENCES = 12
-#: The language of a message is told from its opening characters (enough, and cheap).
-_LANGUAGE_CHARS = 400
 _SHINGLE_WORDS = 7
 _SHINGLE_CHARS = 14
 _WORDS = re.compile(r"[a-z0-9']+")
@@ -370,7 +368,7 @@ class Guardrails:
         """
         text, history = _text("check_input", text), _history("check_input", history)
         policy = self.policy(product=product, agent_id=agent_id)
-        language = detect_language(text[:_LANGUAGE_CHARS])
+        language = detect_language(text[:LANGUAGE_CHARS])
         if not policy.enabled:
             return GuardVerdict(action="allow", reason="guardrails disabled", language=language)
         normalized = normalize(text)
@@ -697,7 +695,7 @@ class Guardrails:
         """
         text = _text("check_content", text)
         policy = self.policy(product=product, agent_id=agent_id)
-        language = detect_language(text[:_LANGUAGE_CHARS])
+        language = detect_language(text[:LANGUAGE_CHARS])
         if not policy.enabled or not text.strip():
             return GuardVerdict(action="allow", reason="not checked", language=language)
         normalized = normalize(text)
