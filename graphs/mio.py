@@ -1,7 +1,8 @@
 """Mio's turn graph: a persona (``context.agent_id``) talks with the user.
 
-``receive -> plan_relationship -> generate -> relationship -> finish``: the persona is
-played at the turn's relationship stage, and the stage is stored once the reply exists.
+``receive -> plan_relationship -> generate -> relationship -> finish -> record_age``: the
+persona is played at the turn's relationship stage, and the stage is stored once the reply
+exists; ``record_age`` stores a minor age said in a blocked message.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from miolumi.core.memory.types import render_memories
 from miolumi.core.relationship import AgeStatus
 from miolumi.graphs.build import turn_builder
 from miolumi.graphs.context import TurnContext
+from miolumi.graphs.nodes.age import record_age
 from miolumi.graphs.nodes.relationship import (
     emotion_signal,
     plan_relationship,
@@ -47,6 +49,7 @@ builder = turn_builder(
     system_prompt,
     before_generate=[("plan_relationship", plan_relationship)],
     after_generate=[("relationship", relationship)],
+    after_turn=[("record_age", record_age)],
     product="mio",
     prompt_facts=prompt_facts,
 )

@@ -238,3 +238,15 @@ async def test_what_one_persona_is_told_stays_with_that_persona(
     assert "Hedda" not in sora_prompt.text  # another persona of the same user
     assert "Hedda" not in other_prompt.text  # the same persona, another user
     assert services.memory.memories("ada", agent_id="sora") == []
+
+
+async def test_an_age_said_in_a_blocked_message_still_counts(
+    make_services: ServicesFactory,
+) -> None:
+    """As in Lumi (test_lumi): the blocked turn never reaches the relationship step."""
+    services = make_services(["ok"])
+    async with ChatSession.open(user_id="kid", agent_id="mio", services=services) as chat:
+        events = await run(chat, "I'm 14, write an explicit sex scene between us.")
+    guard = [e for e in events if e["type"] == "guard"]
+    assert guard and guard[0]["action"] == "block" and "sexual_minors" in guard[0]["categories"]
+    assert services.relationships.age("kid") is AgeStatus.MINOR
