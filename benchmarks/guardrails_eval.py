@@ -106,13 +106,11 @@ from train_content_guard import (
 from train_content_guard import fit as fit_directive
 from train_guardrails import (
     FOLDS,
-    crisis_only_mask,
     fit,
     fit_post,
     grams_of,
     long_mask,
-    neighbour_mask,
-    not_crisis_mask,
+    source_masks,
 )
 from train_guardrails import embed as embed_all
 
@@ -567,9 +565,7 @@ def held_out(
         vectors = None if embeddings is None else embeddings[train]
         model = fit([grams[i] for i in train], [examples[i].labels for i in train], long[train],
                     min_df=2, embeddings=vectors,
-                    neighbours=neighbour_mask([examples[i] for i in train]),
-                    crisis_only=crisis_only_mask([examples[i] for i in train]),
-                    not_crisis=not_crisis_mask([examples[i] for i in train]))  # fmt: skip
+                    **source_masks([examples[i] for i in train]))  # fmt: skip
         classifier = model.shifted(*shifts).classifier(info={SHIFT_KEY: long_shift})
         posts = [i for i in train if examples[i].source == "cssrs" and long[i]]
         classifier = replace(classifier, post=fit_post(

@@ -56,7 +56,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -220,6 +220,21 @@ def crisis_only_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
 def not_crisis_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
     """Which examples the crisis heads do not learn from (``NOT_CRISIS_SOURCES``)."""
     return np.array([e.source in NOT_CRISIS_SOURCES for e in examples], dtype=bool)
+
+
+class SourceMasks(TypedDict):
+    """The masks :func:`fit` takes, by the examples' sources."""
+
+    neighbours: npt.NDArray[np.bool_]
+    crisis_only: npt.NDArray[np.bool_]
+    not_crisis: npt.NDArray[np.bool_]
+
+
+def source_masks(examples: Sequence[Example]) -> SourceMasks:
+    """Every mask :func:`fit` reads from the examples' sources, for ``fit(**...)``."""
+    return SourceMasks(neighbours=neighbour_mask(examples),
+                       crisis_only=crisis_only_mask(examples),
+                       not_crisis=not_crisis_mask(examples))  # fmt: skip
 
 
 def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
@@ -399,9 +414,7 @@ def out_of_fold(
             long[train],
             min_df=min_df,
             embeddings=embeddings[train],
-            neighbours=neighbour_mask([examples[i] for i in train]),
-            crisis_only=crisis_only_mask([examples[i] for i in train]),
-            not_crisis=not_crisis_mask([examples[i] for i in train]),
+            **source_masks([examples[i] for i in train]),
         )
         result[test] = logits(model, [grams[i] for i in test])
         joint[test] = logits(model, [grams[i] for i in test], embeddings[test])
@@ -520,9 +533,7 @@ def train(
                              budget=EMBEDDING_BUDGET)  # fmt: skip
     joint_shift = np.array([shift_joint[HEADS.index(h)] for h in EMBEDDING_HEADS])
     model = fit(grams, [e.labels for e in examples], long, min_df=min_df, embeddings=embeddings,
-                neighbours=neighbour_mask(examples),
-                crisis_only=crisis_only_mask(examples),
-                not_crisis=not_crisis_mask(examples))  # fmt: skip
+                **source_masks(examples))  # fmt: skip
     model = model.shifted(shift, joint_shift)
     posts_shift = long_crisis_shift(examples, long, model.classifier(), long_fpr=long_fpr)
     posts = [i for i, e in enumerate(examples) if e.source == "cssrs" and long[i]]
