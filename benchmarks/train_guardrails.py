@@ -74,6 +74,7 @@ from miolumi.core.guardrails.classifier import (
     GuardClassifier,
     PostHead,
     is_long,
+    tfidf_vector,
 )
 from miolumi.core.guardrails.features import features
 from miolumi.core.guardrails.neighbours import fit_neighbours
@@ -285,20 +286,24 @@ def matrix(
     idf: npt.NDArray[np.float32],
     dtype: type[np.floating[Any]] = np.float32,
 ) -> sp.csr_matrix:
-    """L2-normalised tf-idf rows over ``vocab`` (stored as ``dtype``)."""
+    """L2-normalised tf-idf rows over ``vocab`` (stored as ``dtype``), each the package's
+    :func:`~miolumi.core.guardrails.classifier.tfidf_vector`, so that training reads a
+    text exactly as scoring does."""
     rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
+    cols: list[npt.NDArray[np.int64]] = []
+    vals: list[npt.NDArray[np.float32]] = []
     for r, doc in enumerate(grams):
-        counts = Counter(vocab[g] for g in doc if g in vocab)
-        if not counts:
-            continue
-        v = np.array([(1.0 + math.log(c)) * idf[i] for i, c in counts.items()])
-        v /= np.linalg.norm(v) or 1.0
-        rows.extend([r] * len(counts))
-        cols.extend(counts)
-        vals.extend(v.tolist())
-    return sp.csr_matrix((vals, (rows, cols)), shape=(len(grams), len(vocab)), dtype=dtype)
+        index, values = tfidf_vector(doc, vocab, idf)
+        rows.extend([r] * len(index))
+        cols.append(index)
+        vals.append(values)
+    if not rows:
+        return sp.csr_matrix((len(grams), len(vocab)), dtype=dtype)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (rows, np.concatenate(cols))),
+        shape=(len(grams), len(vocab)),
+        dtype=dtype,
+    )
 
 
 def fit(

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from miolumi.core.guardrails.features import features
+from miolumi.core.guardrails.features import features, is_marker
 from miolumi.core.guardrails.neighbours import Neighbours
 from miolumi.core.guardrails.normalize import Normalized
 from miolumi.errors import GuardModelError
@@ -210,14 +210,19 @@ def tfidf_vector(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The sparse, L2-normalised sublinear tf-idf vector of features: (indices, values).
 
-    What every head of the guardrails reads (the training scripts build the same rows).
+    What every head of the guardrails reads (the training scripts build their rows with
+    it). A text whose only known features are markers (a script the heads never saw:
+    Cyrillic, Hangul, Arabic) has an empty vector: its length alone would otherwise be
+    the whole vector, and every head would score it by that.
     """
     counts: dict[int, int] = {}
+    read = False
     for gram in grams:
         index = vocab.get(gram)
         if index is not None:
             counts[index] = counts.get(index, 0) + 1
-    if not counts:
+            read = read or not is_marker(gram)
+    if not read:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     rows = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     tf = np.fromiter(

@@ -3,8 +3,8 @@
 The same function runs when the classifier is trained (``benchmarks/train_guardrails.py``)
 and when it scores a message, so shipped weights and features cannot drift apart.
 
-- Latin-script text gives word unigrams and bigrams; runs of Chinese or Japanese
-  characters give character unigrams and bigrams.
+- Words of any other script give word unigrams and bigrams ("cómo" is one word);
+  runs of Chinese or Japanese characters give character unigrams and bigrams.
 - Cues (``#cue:...``), one feature each, that pool many rare words or forms into one
   weight the heads can learn from few examples. Structural ones for attacks: role-play
   framing, "no rules" phrasing, override verbs, two-answer formats, chat-template and
@@ -26,7 +26,9 @@ from miolumi.core.guardrails.fastre import AnyPattern
 from miolumi.core.guardrails.normalize import Normalized
 from miolumi.core.guardrails.rules import NOT_A_BREAKUP
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[{}<>\[\]#|]")
+#: Words of any script but Chinese and Japanese (read as character n-grams below):
+#: "cómo" is one word, not "c" and "mo".
+_WORD = re.compile(r"[^\W_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+(?:'[a-z]+)?|[{}<>\[\]#|]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 #: Most words of a text used (head and tail); the rest adds cost, not signal.
 MAX_WORDS = 900
@@ -144,6 +146,14 @@ _CUE_PATTERNS = dict(_CUES)
 def cued(normalized: Normalized, *names: str) -> bool:
     """Whether any of the cues ``names`` (``"death"``, ``"hopeless"``...) is in the text."""
     return any(_CUE_PATTERNS[name].found(normalized.full) for name in names)
+
+
+def is_marker(gram: str) -> bool:
+    """Whether a feature tells how a text looks (its length, obfuscation), not what it says.
+
+    A text whose only known features are markers has nothing for a head to read.
+    """
+    return gram.startswith("#len") or gram == "#obfuscated"
 
 
 def features(normalized: Normalized) -> list[str]:
