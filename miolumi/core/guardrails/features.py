@@ -26,10 +26,14 @@ from miolumi.core.guardrails.fastre import AnyPattern
 from miolumi.core.guardrails.normalize import Normalized
 from miolumi.core.guardrails.rules import NOT_A_BREAKUP
 
-#: Words of any script but Chinese and Japanese (read as character n-grams below):
-#: "cómo" is one word, not "c" and "mo".
-_WORD = re.compile(r"[^\W_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+(?:'[a-z]+)?|[{}<>\[\]#|]")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
+#: Kana and CJK ideographs: Chinese and Japanese, read as character n-grams.
+_CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+#: Words of any other script: "cómo" is one word, not "c" and "mo".
+_WORD = re.compile(rf"[^\W_{_CJK_RANGES}]+(?:'[a-z]+)?|[{{}}<>\[\]#|]")
+_CJK = re.compile(rf"[{_CJK_RANGES}]+")
+#: The marker features: how a text looks (its length, obfuscation), not what it says.
+_LENGTH = "#len"
+_OBFUSCATED = "#obfuscated"
 #: Most words of a text used (head and tail); the rest adds cost, not signal.
 MAX_WORDS = 900
 _CUES: tuple[tuple[str, AnyPattern], ...] = (
@@ -153,7 +157,7 @@ def is_marker(gram: str) -> bool:
 
     A text whose only known features are markers has nothing for a head to read.
     """
-    return gram.startswith("#len") or gram == "#obfuscated"
+    return gram.startswith(_LENGTH) or gram == _OBFUSCATED
 
 
 def features(normalized: Normalized) -> list[str]:
@@ -171,7 +175,7 @@ def features(normalized: Normalized) -> list[str]:
         cjk.extend(run[i : i + 2] for i in range(len(run) - 1))
     grams.extend(cjk)
     grams.extend(f"#cue:{name}" for name, pattern in _CUES if pattern.found(text))
-    grams.append(f"#len{min(12, int(math.log2(len(text) + 1)))}")
+    grams.append(f"{_LENGTH}{min(12, int(math.log2(len(text) + 1)))}")
     if normalized.obfuscated:
-        grams.append("#obfuscated")
+        grams.append(_OBFUSCATED)
     return grams
