@@ -19,9 +19,10 @@ source and its language.
   role-play, lines of everyday conversation with a companion (``everyday``: thanks,
   plans, hobbies, small worries, goodbyes; only the joint crisis head learns from
   them), the ways people talk to a companion that only sound like a crisis or sex
-  (``companion``: flirting and affection, figures of speech with death words such as
-  "this heat is killing me" and 饿死了, sleep and waking up, break-ups and other endings
-  that are not a life's; the crisis heads do not learn from them), crisis messages,
+  (``companion``: flirting and affection, romance as a taste (love stories, romance
+  novels, weddings, first dates), figures of speech with death words such as "this heat
+  is killing me" and 饿死了, sleep and waking up, break-ups and other endings that are
+  not a life's; the crisis heads do not learn from them), crisis messages,
   harmful requests of every policy area (written from the areas' definitions),
   jailbreaks of the published techniques (persona overrides, refusal suppression,
   prefix injection, payload splitting, fictional framing, fake system messages...),

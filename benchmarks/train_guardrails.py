@@ -134,7 +134,8 @@ CRISIS_ONLY_SOURCES = ("own:everyday",)
 #: of speech with death words, sleep, break-ups). As rows of the crisis heads, they cost
 #: held-out crisis recall on independently written chat messages ("this is goodbye. thank
 #: you for everything", また手首切っちゃった fell below the flag threshold) for fewer false
-#: alarms; they teach the sexual and request heads what flirting and chores look like.
+#: alarms; they teach the sexual and request heads what flirting, romance as a taste (a
+#: love story, a wedding) and chores look like.
 NOT_CRISIS_SOURCES = ("own:companion",)
 #: The joint heads' budget: they separate harmful requests from benign look-alikes
 #: better, so the harmful head keeps its recall with a smaller share; the joint crisis
