@@ -1255,6 +1255,18 @@ def _embedding(text: str) -> np.ndarray:
     return embed_queries(UseM3Embedding(), [text])[0]
 
 
+def test_the_crisis_neighbours_are_read_for_short_messages_only() -> None:
+    joint = shipped_classifier().embedding
+    assert joint is not None and joint.neighbours is not None
+    assert "self_harm" in joint.neighbours.heads
+    vector = _embedding("Everything is sorted now, my bills are paid. I'm ready.")
+    short, long = joint.near(vector, long=False), joint.near(vector, long=True)
+    crisis, harmful = joint.heads.index("self_harm"), joint.heads.index("harmful_request")
+    assert short[crisis] != 0.0
+    assert long[crisis] == 0.0
+    assert long[harmful] == short[harmful] != 0.0
+
+
 def test_the_shipped_classifier_reads_the_embedding_memory_computes() -> None:
     assert Guardrails.embedding_model == UseM3Embedding.name()
     joint = shipped_classifier().embedding

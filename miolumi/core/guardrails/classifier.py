@@ -55,6 +55,10 @@ def is_long(normalized: Normalized) -> bool:
 
 
 Vector = npt.NDArray[np.float32]
+#: Heads whose nearest examples are short messages. A long text is read for them
+#: sentence by sentence (:mod:`miolumi.core.guardrails.posts`), and a long post is near
+#: nothing they keep: their neighbour term applies to short texts only.
+SHORT_NEIGHBOUR_HEADS = frozenset({"self_harm"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,15 +75,33 @@ class EmbeddingHeads:
     neighbours: Neighbours | None = None
     """Nearest written examples, added to the logits of their categories."""
 
-    def logits(self, index: npt.NDArray[np.int64], values: Vector, embedding: Vector) -> Vector:
-        """Logits of a tf-idf vector (indices, values) and its text's embedding."""
-        out: Vector = self.bias + embedding @ self.embedding_weights
+    def logits(
+        self, index: npt.NDArray[np.int64], values: Vector, embedding: Vector, *, long: bool
+    ) -> Vector:
+        """Logits of a tf-idf vector (indices, values) and its text's embedding.
+
+        ``long``: whether the text is long (:func:`is_long`).
+        """
+        out: Vector = (
+            self.bias + embedding @ self.embedding_weights + self.near(embedding, long=long)
+        )
         if len(index):
             out = out + values @ self.weights[index]
-        if self.neighbours is not None:
-            near = self.neighbours.logits(embedding)
-            for i, head in enumerate(self.neighbours.heads):
-                out[self.heads.index(head)] += near[i]
+        return out
+
+    def near(self, embedding: Vector, *, long: bool) -> Vector:
+        """What the nearest written examples add to each head's logit.
+
+        0 for the heads without, and for :data:`SHORT_NEIGHBOUR_HEADS` when the text is
+        ``long``.
+        """
+        out = np.zeros(len(self.heads), dtype=np.float32)
+        if self.neighbours is None:
+            return out
+        found = self.neighbours.logits(embedding)
+        for i, head in enumerate(self.neighbours.heads):
+            if not (long and head in SHORT_NEIGHBOUR_HEADS):
+                out[self.heads.index(head)] = found[i]
         return out
 
 
@@ -200,7 +222,8 @@ class GuardClassifier:
         logits = self.bias + (values @ self.weights[index] if len(index) else 0.0)
         found = {head: float(z) for head, z in zip(self.heads, logits, strict=True)}
         if embedding is not None and self.embedding is not None:
-            joint = self.embedding.logits(index, values, as_embedding(embedding))
+            vector = as_embedding(embedding)
+            joint = self.embedding.logits(index, values, vector, long=is_long(normalized))
             found.update(zip(self.embedding.heads, (float(z) for z in joint), strict=True))
         return {head: sigmoid(z) for head, z in found.items()}
 

@@ -1,9 +1,10 @@
-"""Nearest labelled examples: is a message closer to a harmful one than to anything else.
+"""Nearest labelled examples: is a message closer to one of a category than to anything else.
 
 The joint heads are linear; a request phrased unlike anything they weigh heavily can still
-sit right next to a harmful example in the embedding space. This adds, per category, the
-cosine similarity to the nearest example of that category minus the similarity to the
-nearest example of anything else, times ``weight``, to the joint head's logit.
+sit right next to a harmful example in the embedding space (and a warning sign in new
+words next to a written one). This adds, per category, the cosine similarity to the
+nearest example of that category minus the similarity to the nearest example of anything
+else, times ``weight``, to the joint head's logit.
 
 The examples are this repository's own written messages (every label) and the WildGuard
 benign prompts (as things that are not harmful), embedded with the memory embedding and
