@@ -37,6 +37,8 @@ from miolumi.errors import ConfigError
 
 ENV_PREFIX = "MIOLUMI_"
 #: Kinds of metered calls, the first part of a key of the ``prices`` table.
+Product = Literal["mio", "lumi"]
+"""The two products: Mio (a circle of personas) and Lumi (one emergent companion)."""
 COST_KINDS = frozenset({"llm", "embedding", "tts", "stt", "vision"})
 #: Units a price in the ``prices`` table can be given for (USD per unit).
 PRICE_UNITS = frozenset({"input_tokens", "output_tokens", "characters", "audio_seconds", "images"})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import get_args
 
-from miolumi.config import Settings, get_settings
+from miolumi.config import Product, Settings, get_settings
 from miolumi.core.cost import CostTracker
 from miolumi.core.emotion import EmotionEngine
 from miolumi.core.guardrails import CrisisTable, FlagStore, Guardrails, Judge, PolicyBook
@@ -79,7 +80,7 @@ def _guardrails(
     if settings.guard_judge_model:
         judge = Judge(model=models.resolve(settings.guard_judge_model).chat)
     return Guardrails(
-        policies=PolicyBook(table=settings.guard_policy),
+        policies=PolicyBook(table=settings.guard_policy, products=get_args(Product)),
         crisis=CrisisTable.create(
             overrides=settings.crisis_resources, locale=settings.crisis_locale
         ),

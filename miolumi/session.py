@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
@@ -27,6 +27,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from sqlalchemy import Engine
 
+from miolumi.config import Product
 from miolumi.core.cost import run_metadata
 from miolumi.db import conversations
 from miolumi.db.checkpoints import open_checkpointer, prune_thread
@@ -38,8 +39,6 @@ from miolumi.graphs.context import TurnContext
 from miolumi.graphs.pace import Pace
 from miolumi.mio.registry import DEFAULT_PERSONA
 from miolumi.services import Services, default_services
-
-Product = Literal["mio", "lumi"]
 
 _BUILDERS: dict[Product, StateGraph[Any, Any, Any, Any]] = {
     "mio": mio.builder,

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from miolumi.config import load_settings
+from miolumi.config import Product, load_settings
 from miolumi.core.cost import Attribution, CostTracker, Units, tokens
 from miolumi.core.cost.usage import summarize
 from miolumi.db.schema_cost import ReservationRow, TotalRow, UsageRow, from_pico, to_pico
 from miolumi.plugins import load_plugins
 from miolumi.services import Services
-from miolumi.session import ChatSession, Product
+from miolumi.session import ChatSession
 from miolumi.testing import TOKENS_PER_MESSAGE, FakeOpenAIServer
 from tests.conftest import ServicesFactory
 

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from miolumi.config import load_settings
+from miolumi.config import Product, load_settings
 from miolumi.core.cost import Attribution, Call, Units
 from miolumi.errors import BudgetExceededError
 from miolumi.events import Event
 from miolumi.graphs.nodes.budget import LUMI_REST, PERSONA_REST
 from miolumi.services import Services
-from miolumi.session import ChatSession, Product
+from miolumi.session import ChatSession
 from miolumi.testing import FakeOpenAIServer
 from tests.conftest import ServicesFactory
 from tests.test_cost import MODELS, remote_services, rows

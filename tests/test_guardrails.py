@@ -282,6 +282,31 @@ def test_policy_per_persona_and_errors() -> None:
         PolicyBook(table={"product": {}})
 
 
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ({"personas": {"kai": {"refusal": {"EN": "Nope."}}}}, "refusal.EN"),
+        ({"default": {"replacements": {"persona_brk": {"en": "Hm."}}}}, "replacements.persona_brk"),
+        ({"default": {"replacements": {"persona_break": {"english": "Hm."}}}}, "english"),
+        ({"products": {"mioo": {"sexual": "block"}}}, "mioo"),
+    ],
+)
+def test_a_misspelt_policy_key_is_refused_by_name(table: dict[str, object], named: str) -> None:
+    # Each was accepted and then never read: the persona refused in the built-in words.
+    with pytest.raises(GuardPolicyError, match=re.escape(named)) as caught:
+        PolicyBook(table=table, products=("mio", "lumi"))
+    assert "guard_policy" in str(caught.value)
+
+
+def test_the_products_a_policy_may_name_are_the_callers() -> None:
+    assert (
+        PolicyBook(table={"products": {"kiosk": {"sexual": "block"}}})
+        .for_(product="kiosk", agent_id=None)
+        .sexual
+        == "block"
+    )
+
+
 def limits(book: PolicyBook, product: str | None, agent_id: str | None) -> tuple[object, ...]:
     threshold = book.for_(product=product, agent_id=agent_id).threshold("jailbreak")
     return threshold.flag_at, threshold.block_at

@@ -9,13 +9,14 @@ import logging
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
+from miolumi.config import Product
 from miolumi.core.guardrails import GuardedStream, Guardrails, Piece, output_context
 from miolumi.core.voice import SentenceSplitter
 from miolumi.events import Event
 from miolumi.graphs.context import TurnContext
 from miolumi.graphs.nodes.guard import DECLINE_NOTE
 from miolumi.mio.prompts import CLOSING_RULES
-from miolumi.session import ChatSession, Product
+from miolumi.session import ChatSession
 from miolumi.testing import ScriptedChatModel
 from tests.conftest import ServicesFactory, break_flag_records
 

@@ -8,10 +8,11 @@ import logging
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
+from miolumi.config import Product
 from miolumi.core.guardrails import Guardrails, Judge
 from miolumi.events import Event
 from miolumi.graphs.nodes.guard import WITHHELD_MESSAGE
-from miolumi.session import ChatSession, Product
+from miolumi.session import ChatSession
 from miolumi.testing import FailingChatModel, ScriptedChatModel
 from tests.conftest import ServicesFactory, break_flag_records
 

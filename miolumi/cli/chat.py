@@ -18,7 +18,8 @@ from miolumi.config import load_settings
 from miolumi.errors import MiolumiError
 
 if TYPE_CHECKING:  # the graph stack is imported when a chat starts, not for --help
-    from miolumi.session import ChatSession, Product
+    from miolumi.config import Product
+    from miolumi.session import ChatSession
 
 HELP = """Commands:
   /help    show this help

@@ -8,12 +8,12 @@ from typing import cast
 from fastapi import APIRouter
 from langchain_core.messages import AIMessage, HumanMessage
 
+from miolumi.config import Product
 from miolumi.db import conversations
 from miolumi.errors import ConversationNotFoundError
 from miolumi.events import Event
 from miolumi.server import schemas
 from miolumi.server.state import State, UserId
-from miolumi.session import Product
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 

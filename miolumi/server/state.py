@@ -10,10 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from miolumi.config import Product
 from miolumi.errors import AuthError, ConversationNotFoundError, ThreadOwnershipError
 from miolumi.server import tokens
 from miolumi.server.ratelimit import RateLimiter
-from miolumi.session import ChatSession, Product, Runtime
+from miolumi.session import ChatSession, Runtime
 
 
 @dataclass(frozen=True, kw_only=True)

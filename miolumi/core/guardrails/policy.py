@@ -20,8 +20,8 @@ switches one off: ``flag_at = false`` never flags.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -32,10 +32,11 @@ from pydantic import (
     model_validator,
 )
 
-from miolumi.core.guardrails.verdict import CATEGORIES, Category
+from miolumi.core.guardrails.verdict import CATEGORIES, Category, OutputCategory
 from miolumi.errors import GuardPolicyError
 
 Language = Literal["en", "zh", "ja"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 
 class _Model(BaseModel):
@@ -144,10 +145,10 @@ class GuardPolicy(_Model):
     """Replace "as an AI language model" boilerplate (``persona_break``) in replies."""
     output_checks: bool = True
     """Check the reply sentence by sentence while it streams."""
-    refusal: dict[str, str] = Field(default_factory=dict)
+    refusal: dict[Language, str] = Field(default_factory=dict)
     """The persona's own refusal, by language (``en``, ``zh``, ``ja``); ``{name}`` is its
     name. Unset languages use the built-in refusals."""
-    replacements: dict[str, dict[str, str]] = Field(default_factory=dict)
+    replacements: dict[OutputCategory, dict[Language, str]] = Field(default_factory=dict)
     """Per output category, per language: what replaces a blocked sentence."""
 
     @model_validator(mode="after")
@@ -163,7 +164,7 @@ class GuardPolicy(_Model):
 
     def refusal_for(self, categories: tuple[Category, ...], language: str, *, name: str) -> str:
         """The refusal of a blocked message, in the persona's words when it has its own."""
-        lang: Language = language if language in ("en", "zh", "ja") else "en"  # type: ignore[assignment]
+        lang = _language(language)
         own = self.refusal.get(lang)
         if own and "sexual_minors" not in categories:
             return own.replace("{name}", name)
@@ -178,12 +179,17 @@ class GuardPolicy(_Model):
 
     def replacement_for(self, category: Category, language: str) -> str:
         """What replaces a blocked reply sentence of ``category``."""
-        lang = language if language in ("en", "zh", "ja") else "en"
-        own = self.replacements.get(category, {})
+        lang = _language(language)
+        own = next((words for c, words in self.replacements.items() if c == category), {})
         if lang in own:
             return own[lang]
         table = DEFAULT_REPLACEMENTS.get(category, DEFAULT_REPLACEMENTS["harmful_content"])
-        return table[lang]  # type: ignore[index]
+        return table[lang]
+
+
+def _language(language: str) -> Language:
+    """``language`` if policies have words in it, else English."""
+    return language if language in LANGUAGES else "en"
 
 
 DEFAULT_POLICY = GuardPolicy()
@@ -204,13 +210,22 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 class PolicyBook:
     """Resolves the policy of a (product, persona) pair from the ``guard_policy`` table."""
 
-    def __init__(self, *, table: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, table: Mapping[str, Any] | None = None, products: Collection[str] | None = None
+    ) -> None:
+        """``products``: the product names ``products.<name>`` may use (any, if None)."""
         self.table: Mapping[str, Any] = table or {}
         unknown = set(self.table) - _PARTS
         if unknown:
             raise GuardPolicyError(
                 f"Unknown part(s) {sorted(unknown)} in guard_policy: use 'default', "
                 "'products.<mio|lumi>' and 'personas.<id>'."
+            )
+        strange = sorted(set(self.table.get("products", {})) - set(products or ()))
+        if products is not None and strange:
+            raise GuardPolicyError(
+                f"Unknown product(s) {strange} in guard_policy.products: use "
+                f"{' or '.join(repr(p) for p in products)}. Fix the guard_policy setting."
             )
         self._cache: dict[tuple[str | None, str | None], GuardPolicy] = {}
         self.for_(product=None, agent_id=None)  # a broken table fails at start, not mid-turn
@@ -235,7 +250,7 @@ class PolicyBook:
             policy = GuardPolicy.model_validate(data) if data else DEFAULT_POLICY
         except ValidationError as exc:
             first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
+            loc = ".".join(str(p) for p in first["loc"] if p != "[key]")  # a key's own error
             raise GuardPolicyError(
                 f"Invalid {where} at {loc!r}: {first['msg']}. Fix the guard_policy setting."
             ) from exc

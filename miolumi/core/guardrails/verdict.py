@@ -60,13 +60,15 @@ ATTACK_CATEGORIES: tuple[Category, ...] = ("prompt_injection", "jailbreak")
 """Attacks on the companion's instructions: what content is checked for, what the
 prompt answers with a reminder to stay oneself, what is never remembered."""
 INPUT_CATEGORIES: tuple[Category, ...] = CATEGORIES[:7]
-OUTPUT_CATEGORIES: tuple[Category, ...] = (
+OutputCategory = Literal[
     "system_prompt_leak",
     "persona_break",
     "harmful_content",
     "sexual",
     "sexual_minors",
-)
+]
+"""The categories of the companion's own reply."""
+OUTPUT_CATEGORIES: tuple[Category, ...] = get_args(OutputCategory)
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 
