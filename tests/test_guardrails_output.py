@@ -11,6 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from miolumi.config import Product
 from miolumi.core.guardrails import GuardedStream, Guardrails, Piece, output_context
+from miolumi.core.relationship import AgeStatus
 from miolumi.core.voice import SentenceSplitter
 from miolumi.events import Event
 from miolumi.graphs.context import TurnContext
@@ -358,3 +359,27 @@ async def test_an_adult_policy_lets_the_same_reply_through(make_services: Servic
         events = await run(chat, "What should we do tonight?")
     assert not replaced(events)
     assert reply(events) == "Let's take off your clothes."
+
+
+@pytest.mark.parametrize("product", ["mio", "lumi"])
+async def test_the_age_the_message_was_checked_with_is_the_replys(
+    make_services: ServicesFactory, product: Product
+) -> None:
+    # The default policy: sexual replies only for users who confirmed they are adults.
+    model = ScriptedChatModel(replies=["Let's take off your clothes."])
+    services = make_services(model=model)
+    services.relationships.confirm_adult("u13", source="test")
+    lookups: list[str] = []
+    stored = services.guardrails.ages
+    assert stored is not None
+
+    def counted(user_id: str) -> AgeStatus:
+        lookups.append(user_id)
+        return stored(user_id)
+
+    services.guardrails.ages = counted
+    async with ChatSession.open(user_id="u13", product=product, services=services) as chat:
+        events = await run(chat, "What should we do tonight?")
+    assert not replaced(events)
+    assert reply(events) == "Let's take off your clothes."
+    assert lookups == ["u13"]  # read once, by the input check

@@ -211,23 +211,20 @@ def after_guard(state: TurnState) -> Literal["continue", "finish"]:
     raise ValueError(f"Unexpected guard action {action!r}")
 
 
-async def _reply_age(state: TurnState, context: TurnContext) -> AgeStatus:
-    """What is known of the user's age for the reply check, as ``guard_input`` reads it.
+def _reply_age(state: TurnState) -> AgeStatus:
+    """What is known of the user's age for the reply check: as ``guard_input`` read it.
 
-    This message and the user's recent ones first (a minor who said so earlier is one
-    now), then Mio's planned step (its stored age), else the guardrails' age lookup.
+    The input check read this message, the user's recent ones and the stored age (a minor
+    who said so earlier is one now); Mio's planned step (its stored age) is read too, for
+    guardrails built without an age lookup.
     """
-    guard = context.resources().guardrails
-    history = user_texts(state.messages)
+    record = state.guard or {}
+    age = AgeStatus(record.get("age", AgeStatus.UNKNOWN.value))
     planned = state.relationship
-
-    def read() -> AgeStatus:
-        if planned is None:
-            return guard.age(context.user_id, state.user_input, history)
-        said = guard.age(None, state.user_input, history)  # no user: only what they said
-        return said if said is AgeStatus.MINOR else AgeStatus(planned["age"])
-
-    return await asyncio.to_thread(read)
+    if age is AgeStatus.MINOR or planned is None:
+        return age
+    stored = AgeStatus(planned["age"])
+    return stored if stored is not AgeStatus.UNKNOWN else age
 
 
 def sayable(state: TurnState, facts: Sequence[str], *, care: str | None) -> list[str]:
@@ -286,7 +283,7 @@ class ReplyGate:
                 if crisis or someone
                 else None
             )
-            age = await _reply_age(state, context)
+            age = _reply_age(state)
             stream = GuardedStream(
                 guardrails=guard,
                 context=output_context(

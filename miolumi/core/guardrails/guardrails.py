@@ -591,16 +591,11 @@ class Guardrails:
         if answer.category != "none":
             scores[answer.category] = max(scores.get(answer.category, 0.0), answer.confidence)
         policy = self.policy(product=product, agent_id=agent_id)
-        age = self.age(user_id, text, history)
-        decided = self._decide(scores, policy=policy, age=age, language=verdict.language)
-        return GuardVerdict(
-            action=decided.action,
-            categories=decided.categories,
-            scores=decided.scores,
+        decided = self._decide(scores, policy=policy, age=verdict.age, language=verdict.language)
+        return replace(
+            decided,
             reason=f"{decided.reason} (judged)",
-            crisis=decided.crisis,
             someone_at_risk=verdict.someone_at_risk and not decided.crisis,
-            language=decided.language,
             judged=True,
         )
 
@@ -638,7 +633,7 @@ class Guardrails:
         categories = tuple(c for c in SEVERITY if c in hits)
         if not categories:
             return GuardVerdict(
-                action="allow", scores=scores, reason=ALLOW.reason, language=language
+                action="allow", scores=scores, reason=ALLOW.reason, language=language, age=age
             )
         action: Action = "block" if "block" in hits.values() else "flag"
         reason = ", ".join(f"{c} {scores[c]:.2f}" for c in categories)
@@ -649,6 +644,7 @@ class Guardrails:
             reason=f"{action}: {reason}",
             crisis=crisis,
             language=language,
+            age=age,
         )
 
     # --- content --------------------------------------------------------------------------

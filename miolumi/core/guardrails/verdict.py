@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from miolumi.core.relationship.engine import AgeStatus
+
 Action = Literal["allow", "flag", "block"]
 """``allow``: nothing to do. ``flag``: the turn goes on, shaped by the flag (a crisis
 changes the reply, a jailbreak attempt adds a reminder to the prompt). ``block``: the
@@ -96,6 +98,9 @@ class GuardVerdict:
     """Whether an LLM judge was asked about a borderline score."""
     replacement: str | None = None
     """Output checks: what replaces a blocked sentence (may be empty: drop it)."""
+    age: AgeStatus = AgeStatus.UNKNOWN
+    """Input checks: what was known of the writer's age (the message, the ones before it,
+    the stored age), which decided the sexual categories; the reply check reads it too."""
 
     @property
     def blocked(self) -> bool:
@@ -113,6 +118,7 @@ class GuardVerdict:
             "someone_at_risk": self.someone_at_risk,
             "language": self.language,
             "judged": self.judged,
+            "age": self.age.value,
         }
 
 
