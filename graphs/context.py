@@ -23,6 +23,9 @@ class TurnContext:
     """``provider:name`` of the chat model; None uses the configured default."""
     voice: bool | None = None
     """Speak the reply (``audio`` events); None follows the ``voice`` setting."""
+    locale: str | None = None
+    """The user's locale (``en-GB``, ``zh-TW``): their region's crisis resources; None
+    follows the ``crisis_locale`` setting."""
     services: Services | None = None
     """Shared resources; None builds them once from the environment."""
     pace: Pace | None = None

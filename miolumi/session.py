@@ -98,13 +98,17 @@ class Runtime:
         agent_id: str | None = None,
         thread_id: str | None = None,
         model: str | None = None,
+        locale: str | None = None,
     ) -> ChatSession:
         """A session on ``thread_id``, or the latest thread with that companion, or a new one.
 
         For Mio, ``agent_id`` defaults to the default persona and must be registered; Lumi
         has no persona, so ``agent_id`` must be None. A thread of another user or another
-        companion is refused with `ThreadOwnershipError`.
+        companion is refused with `ThreadOwnershipError`. ``locale``: the user's
+        (``en-GB``), for their region's crisis resources; one whose language has none is
+        refused with `InputError`.
         """
+        locale = self.services.guardrails.crisis.for_locale(locale).locale if locale else None
         if product == "mio":
             agent_id = self.services.personas.get(agent_id or DEFAULT_PERSONA).id
         elif agent_id is not None:
@@ -128,6 +132,7 @@ class Runtime:
             thread_id=known.thread_id if known else thread_id or new_thread_id(),
             model=model,
             completed_turns=known.turns if known else 0,
+            locale=locale,
         )
 
 
@@ -169,6 +174,9 @@ class ChatSession:
     """Turns completed in the current thread (the next turn's number is one more)."""
     voice: bool | None = None
     """Speak the replies (``audio`` events); None follows the ``voice`` setting."""
+    locale: str | None = None
+    """The user's locale (``en-GB``): their region's crisis resources; None follows the
+    ``crisis_locale`` setting. Checked by :meth:`Runtime.session`."""
     pace_window: int = 64
     """Events the turn may run ahead of its consumer before generation waits for it."""
 
@@ -183,11 +191,13 @@ class ChatSession:
         thread_id: str | None = None,
         model: str | None = None,
         services: Services | None = None,
+        locale: str | None = None,
     ) -> AsyncIterator[ChatSession]:
         """Open a session; without ``thread_id``, continue the latest thread with that companion.
 
         For Mio, ``agent_id`` defaults to the default persona and must be registered; Lumi
-        has no persona, so ``agent_id`` must be None.
+        has no persona, so ``agent_id`` must be None. ``locale``: the user's (``en-GB``),
+        for their region's crisis resources.
         """
         async with Runtime.open(services) as runtime:
             yield await runtime.session(
@@ -196,6 +206,7 @@ class ChatSession:
                 agent_id=agent_id,
                 thread_id=thread_id,
                 model=model,
+                locale=locale,
             )
 
     @property
@@ -209,6 +220,7 @@ class ChatSession:
             model=self.model,
             services=self.services,
             voice=self.voice,
+            locale=self.locale,
             pace=pace,
         )
 

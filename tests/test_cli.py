@@ -102,6 +102,12 @@ def test_persona_and_lumi_are_exclusive() -> None:
     assert "not both" in result.output
 
 
+def test_a_locale_without_crisis_resources_is_refused_before_the_chat() -> None:
+    result = runner.invoke(app, ["chat", "--locale", "fr-FR"], input="hi\n")
+    assert result.exit_code == 2
+    assert "locale 'fr-FR'" in result.output and "en-GB" in result.output
+
+
 def test_piped_chat_streams_from_an_openai_compatible_endpoint() -> None:
     with FakeOpenAIServer(replies=["Hello, friend!", "You said hi."]) as server:
         result = miolumi(

@@ -9,7 +9,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from miolumi.config import Product
-from miolumi.core.guardrails import Guardrails, Judge
+from miolumi.core.guardrails import DEFAULT_RESOURCES, CrisisTable, Guardrails, Judge
+from miolumi.errors import InputError
 from miolumi.events import Event
 from miolumi.graphs.nodes.guard import WITHHELD_MESSAGE
 from miolumi.session import ChatSession
@@ -113,3 +114,38 @@ async def test_a_crisis_with_an_attack_gets_care_not_a_refusal(
     assert "Do not do it" in system  # and the rest of the message declined
     assert events[-1]["type"] == "turn_end"
     assert events[-1]["reply"].startswith("I'm not going anywhere.")
+
+
+@pytest.mark.parametrize("product", ["mio", "lumi"])
+async def test_a_users_own_locale_gives_their_regions_resources(
+    make_services: ServicesFactory, product: Product
+) -> None:
+    model = ScriptedChatModel(replies=["I'm here with you. Can you tell me more?"])
+    services = make_services(model=model)  # the deployment's locale: none (en, US lines)
+    async with ChatSession.open(
+        user_id="u4", product=product, services=services, locale="en-gb"
+    ) as chat:
+        events = await run(chat, "I don't want to be here anymore. I want to die.")
+    assert chat.locale == "en-GB"
+    system = model.calls[0][0].text
+    assert "116 123" in system and "988" not in system
+    reply = events[-1]["reply"]
+    assert reply.startswith("I'm here with you.") and "116 123" in reply and "988" not in reply
+
+
+async def test_a_locale_without_resources_is_refused_by_name(
+    make_services: ServicesFactory,
+) -> None:
+    services = make_services(model=ScriptedChatModel(replies=["never said"]))
+    with pytest.raises(InputError, match=r"locale 'fr-FR'.*en-GB"):
+        async with ChatSession.open(user_id="u5", services=services, locale="fr-FR"):
+            pass
+
+
+def test_a_users_locale_takes_the_deployments_place() -> None:
+    table = CrisisTable.create(locale="en-GB")
+    assert table.for_locale(None) is table
+    assert table.for_locale("en-US").for_language("en") == tuple(DEFAULT_RESOURCES["en-US"])
+    assert table.for_locale("zh_tw").for_language("zh") == tuple(DEFAULT_RESOURCES["zh-TW"])
+    # Another language than the user's locale: that language's own resources.
+    assert table.for_locale("zh-TW").for_language("ja") == tuple(DEFAULT_RESOURCES["ja"])

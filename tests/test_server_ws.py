@@ -224,3 +224,15 @@ def stands_still(count: Callable[[], int], *, calm: float, within: float) -> int
         if now != last:
             last, since = now, time.monotonic()
     return last
+
+
+def test_a_turn_gives_the_users_own_crisis_resources(make_services: ServicesFactory) -> None:
+    model = ScriptedChatModel(replies=["I'm here with you."])
+    with serve(make_services(model=model)) as server, server.ws(server.token("ada")) as ws:
+        ws.send(type="message", id="x", text="I want to die.", locale="fr-FR")
+        bad = ws.until("error")[-1]
+        frames = ws.turn("I want to die.", locale="en-GB")
+    assert bad["code"] == "input" and "locale 'fr-FR'" in bad["message"]
+    assert "en-GB" in bad["message"]  # the locales that have resources
+    assert frames[-1]["type"] == "turn_end" and "116 123" in frames[-1]["reply"]
+    assert len(model.calls) == 1  # the refused frame ran no turn

@@ -38,6 +38,7 @@ from miolumi import events
 from miolumi.core.emotion.language import detect_language
 from miolumi.core.guardrails import (
     ATTACK_CATEGORIES,
+    CrisisTable,
     GuardedStream,
     GuardVerdict,
     Piece,
@@ -138,9 +139,14 @@ def _speaker(context: TurnContext, product: str | None) -> str:
     return context.resources().personas.get(context.agent_id or DEFAULT_PERSONA).display_name
 
 
+def crisis_table(context: TurnContext) -> CrisisTable:
+    """The crisis resources of the user this turn serves (their locale, if given)."""
+    return context.resources().guardrails.crisis.for_locale(context.locale)
+
+
 def _care(*, crisis: bool, language: str, context: TurnContext) -> str:
     """The note of crisis care (``crisis``) or of help for a helper, with its resources."""
-    resources = context.resources().guardrails.crisis.for_language(language)
+    resources = crisis_table(context).for_language(language)
     return crisis_instructions(resources) if crisis else someone_at_risk_instructions(resources)
 
 
@@ -179,7 +185,7 @@ def make_guard_input(product: str | None) -> Node:
             product=product,
             embedding=vector,
         )
-        language = guard.crisis.language_of(state.user_input, history)
+        language = crisis_table(context).language_of(state.user_input, history)
         record = {**verdict.to_dict(), "product": product, "language": language}
         update: dict[str, Any] = {"guard": record, "guard_note": None}
         if verdict.action == "allow":
@@ -328,11 +334,10 @@ class ReplyGate:
         if self.stream is not None:
             out = await self._release(self.stream.flush())
         if self.crisis or self.someone_at_risk:
-            guard = self.runtime.context.resources().guardrails
             footer = crisis_footer(
                 self.text,
                 self.language,
-                guard.crisis.for_language(self.language),
+                crisis_table(self.runtime.context).for_language(self.language),
                 someone=not self.crisis,
             )
             if footer:

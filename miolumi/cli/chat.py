@@ -78,6 +78,14 @@ def chat(
             "available, else written as WAV files under <data dir>/voice.",
         ),
     ] = False,
+    locale: Annotated[
+        str | None,
+        typer.Option(
+            "--locale",
+            help="Your locale, e.g. en-GB or zh-TW: crisis resources of your region "
+            "(default: the crisis_locale setting).",
+        ),
+    ] = None,
 ) -> None:
     """Chat with a companion. Reads one message per line when stdin is not a terminal."""
     if persona and lumi:
@@ -101,6 +109,7 @@ def chat(
                         thread_id=thread,
                         model=model,
                         services=services,
+                        locale=locale,
                     )
                 )
             )

@@ -33,6 +33,12 @@ class _TurnFrame(_Frame):
     )
     new_thread: bool = False
     voice: bool = Field(default=False, description="Also stream the reply as audio frames.")
+    locale: str | None = Field(
+        default=None,
+        max_length=35,
+        description="The user's locale, e.g. en-GB: their region's crisis resources "
+        "(default: the server's crisis_locale).",
+    )
 
 
 class MessageFrame(_TurnFrame):

@@ -95,6 +95,7 @@ async def run_turn(body: schemas.TurnRequest, state: State, user_id: UserId) -> 
         agent_id=body.agent_id,
         thread_id=body.thread_id,
         new_thread=body.new_thread,
+        locale=body.locale,
     )
     collected: list[Event] = [event async for event in session.turn(body.text)]
     end = next(e for e in reversed(collected) if e["type"] == "turn_end")

@@ -57,6 +57,12 @@ class TurnRequest(_Body):
         default=None, description="Thread to continue (default: the latest with that companion)."
     )
     new_thread: bool = Field(default=False, description="Start a new thread.")
+    locale: str | None = Field(
+        default=None,
+        max_length=35,
+        description="The user's locale, e.g. en-GB: their region's crisis resources "
+        "(default: the server's crisis_locale).",
+    )
 
 
 class TurnResult(_Body):

@@ -43,11 +43,16 @@ class ServerState:
         agent_id: str | None = None,
         thread_id: str | None = None,
         new_thread: bool = False,
+        locale: str | None = None,
     ) -> ChatSession:
         """A session of the user's; a thread of anyone else's is 'not found', never 'not yours'."""
         try:
             session = await self.runtime.session(
-                user_id=user_id, product=product, agent_id=agent_id, thread_id=thread_id
+                user_id=user_id,
+                product=product,
+                agent_id=agent_id,
+                thread_id=thread_id,
+                locale=locale,
             )
         except ThreadOwnershipError:
             raise ConversationNotFoundError(

@@ -218,6 +218,7 @@ class Connection:
                 agent_id=frame.agent_id,
                 thread_id=frame.thread_id,
                 new_thread=frame.new_thread,
+                locale=frame.locale,
             )
             session.voice = frame.voice
             await self.emit(

@@ -9,7 +9,9 @@ instead (help them help, ask how they are holding up) and the same resources.
 
 The table of resources is :data:`DEFAULT_RESOURCES`, keyed by locale (``en``, ``en-GB``,
 ``zh``, ``zh-TW``, ``ja``...); the ``crisis_resources`` setting adds or replaces entries
-and ``crisis_locale`` picks the region (``en-GB``) for the language it names.
+and ``crisis_locale`` picks the region (``en-GB``) for the language it names; a user's
+own locale, where the client gives it (``miolumi chat --locale``, the WebSocket's
+``locale``), takes its place for that user (:meth:`CrisisTable.for_locale`).
 
 The language is the message's when it tells (:func:`telling_language`); a message that
 does not ("……", "ok", "iPhone") keeps the language of the conversation so far, and only
@@ -19,10 +21,10 @@ then that of ``crisis_locale`` (:meth:`CrisisTable.language_of`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from miolumi.core.emotion.language import detect_language, scripts
-from miolumi.errors import ConfigError
+from miolumi.errors import ConfigError, InputError
 
 DEFAULT_RESOURCES: dict[str, tuple[str, ...]] = {
     "en": (
@@ -142,8 +144,18 @@ class CrisisTable:
         table: dict[str, Sequence[str]] = dict(DEFAULT_RESOURCES)
         table.update({k: tuple(v) for k, v in (overrides or {}).items()})
         if locale is not None:
-            locale = _known_spelling(locale, table)
+            locale = _known_spelling(locale, table, "crisis_locale")
         return cls(resources=table, locale=locale)
+
+    def for_locale(self, locale: str | None) -> CrisisTable:
+        """The table with one user's ``locale`` (``en-GB``) in place of the deployment's.
+
+        None keeps the deployment's. A locale whose language the table lacks raises
+        :class:`InputError`: the user is told which locales have resources.
+        """
+        if locale is None:
+            return self
+        return replace(self, locale=_known_spelling(locale, self.resources, "locale"))
 
     @property
     def language(self) -> str:
@@ -178,8 +190,12 @@ class CrisisTable:
         return tuple(self.resources.get(lang) or self.resources.get("en") or ())
 
 
-def _known_spelling(locale: str, table: Mapping[str, Sequence[str]]) -> str:
-    """``locale`` as the table spells it (``en-gb``: ``en-GB``), or in BCP 47 form."""
+def _known_spelling(locale: str, table: Mapping[str, Sequence[str]], name: str) -> str:
+    """``locale`` as the table spells it (``en-gb``: ``en-GB``), or in BCP 47 form.
+
+    ``name``: what set it, the ``crisis_locale`` setting (a :class:`ConfigError` if its
+    language has no resources) or a user's ``locale`` (an :class:`InputError`).
+    """
     wanted = locale.strip().replace("_", "-")
     by_lower = {key.lower(): key for key in table}
     if wanted.lower() in by_lower:
@@ -187,6 +203,11 @@ def _known_spelling(locale: str, table: Mapping[str, Sequence[str]]) -> str:
     language = wanted.split("-")[0].lower()
     if language not in by_lower:
         known = ", ".join(sorted(table))
+        if name != "crisis_locale":
+            raise InputError(
+                f"{name} {locale!r}: no crisis resources for its language. Use one of "
+                f"{known}, or leave it out (the operator can add it with crisis_resources)."
+            )
         raise ConfigError(
             f"crisis_locale {locale!r}: no crisis resources for its language. Use one of "
             f"{known}, or add it with crisis_resources (e.g. {{'{wanted}': ['...']}})."
