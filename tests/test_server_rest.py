@@ -355,3 +355,21 @@ def test_forget_me_removes_everything_of_the_user_and_nothing_else(
         again = server.http.delete("/v1/admin/users/ada", headers=admin).json()
         assert again["threads"] == 1 and _rows_of(services, "ada") == {}
         assert server.http.delete("/v1/admin/users/ada", headers=admin).json()["threads"] == 0
+
+
+def test_the_admin_lists_flags_by_persona_and_category(make_services: ServicesFactory) -> None:
+    model = ScriptedChatModel(replies=["I'm here with you."])
+    with serve(make_services(model=model, admin_token=ADMIN)) as server:
+        user = server.auth(server.token("ada"))
+        for persona in ("mio", "ash"):
+            turn = {"text": "I want to die.", "product": "mio", "agent_id": persona}
+            assert server.http.post("/v1/turns", json=turn, headers=user).status_code == 200
+        admin = server.auth(ADMIN)
+        ash = server.http.get("/v1/admin/flags?agent_id=ash", headers=admin).json()
+        crisis = server.http.get("/v1/admin/flags?category=self_harm", headers=admin).json()
+        typo = server.http.get("/v1/admin/flags?category=self-harm", headers=admin)
+    assert [(f["user_id"], f["agent_id"], f["category"]) for f in ash] == [
+        ("ada", "ash", "self_harm")
+    ]
+    assert sorted(f["agent_id"] for f in crisis) == ["ash", "mio"]
+    assert typo.status_code == 422 and "self_harm" in typo.text

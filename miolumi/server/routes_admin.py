@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Query
 
 from miolumi.core.cost.usage import Group, parse_since
+from miolumi.core.guardrails import Category
 from miolumi.server import schemas, tokens
 from miolumi.server.routes_user import forgotten_view, usage_lines
 from miolumi.server.state import Admin, State
@@ -68,7 +69,8 @@ async def allusage_lines(
 async def flags(
     state: State,
     user_id: str | None = None,
-    category: str | None = None,
+    agent_id: str | None = Query(default=None, description="A Mio persona's flags only."),
+    category: Category | None = None,
     since: str = Query(default="30d", description="A span (7d, 24h) or a date."),
     limit: int = Query(default=200, ge=1, le=5000),
 ) -> list[schemas.FlagView]:
@@ -77,7 +79,12 @@ async def flags(
     if store is None:
         return []
     found = await asyncio.to_thread(
-        store.flags, user_id=user_id, category=category, since=parse_since(since), limit=limit
+        store.flags,
+        user_id=user_id,
+        agent_id=agent_id,
+        category=category,
+        since=parse_since(since),
+        limit=limit,
     )
     return [
         schemas.FlagView(
