@@ -66,6 +66,19 @@ HEADS = (
 """Heads of the classifier; ``self_harm`` learns from chat messages (shorter than
 :data:`miolumi.core.guardrails.classifier.LONG_TEXT`), and long texts are read by it
 sentence by sentence (:mod:`miolumi.core.guardrails.posts`)."""
+#: BIPIA task families whose instructions are ordinary requests ("Recommend a good book
+#: for a relaxing weekend read."): injected into a document they are attacks, typed by a
+#: user they are chat. The message classifier's injection head does not learn from them
+#: (``train_guardrails.py``); the content check does; the evaluation reports them apart.
+PLAIN_TASKS = frozenset(
+    {
+        "Task Automation",
+        "Business Intelligence",
+        "Conversational Agent",
+        "Research Assistance",
+        "Sentiment Analysis",
+    }
+)
 ADVICE_AREAS = {"Legal Opinion", "Financial Advice", "Health Consultation", "Political Lobbying"}
 OWN_LABELS: dict[str, frozenset[str]] = {
     "benign_scary": frozenset(),

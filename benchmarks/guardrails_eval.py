@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 from guardrails_data import (
     HEADS,
+    PLAIN_TASKS,
     Conversation,
     Document,
     Example,
@@ -137,16 +138,6 @@ KEYWORDS = {
     ),
 }  # fmt: skip
 
-#: BIPIA task families whose instructions are ordinary requests ("Recommend a good book
-#: for a relaxing weekend read."): injected into a document they are attacks, typed by a
-#: user they are chat, so they are reported apart.
-PLAIN_TASKS = {
-    "Task Automation",
-    "Business Intelligence",
-    "Conversational Agent",
-    "Research Assistance",
-    "Sentiment Analysis",
-}
 
 Detector = Callable[[str], GuardVerdict | set[str]]
 #: Where an instruction goes into a document, in turn.

@@ -7,7 +7,12 @@
    are sublinear tf times smoothed idf, L2-normalised (as at run time).
 3. One logistic-regression head per category (scikit-learn, balanced class weights).
    The crisis head learns from texts shorter than ``LONG_TEXT`` only: long ones are read
-   sentence by sentence at run time (:mod:`miolumi.core.guardrails.posts`).
+   sentence by sentence at run time (:mod:`miolumi.core.guardrails.posts`). The
+   injection head does not learn from BIPIA's plain tasks (``PLAIN_TASKS``): typed by the
+   user, "Recommend a good book for a relaxing weekend read" is a request, and learned
+   as an injection, it made one of "rewatching a movie this weekend" (blocked, 0.91).
+   Held out, NotInject false positives rose from 15 to 16 of 339 (the head's calibrated
+   bias moves with its cleaner benign scores); the content check still learns them.
 4. Each head's bias is then shifted so that, on 5-fold out-of-fold scores, at most its
    share (``BUDGET``) of ``--benign-fpr`` of the benign messages reach the head's flag
    threshold in the default policy. The pool is every benign text but the C-SSRS posts
@@ -62,7 +67,7 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from guardrails_data import HEADS, Example, everything, fold_of
+from guardrails_data import HEADS, PLAIN_TASKS, Example, everything, fold_of
 from sklearn.linear_model import LogisticRegression
 
 from miolumi.core.guardrails.classifier import (
@@ -232,19 +237,27 @@ def not_crisis_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
     return np.array([e.source in NOT_CRISIS_SOURCES for e in examples], dtype=bool)
 
 
+def plain_task_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
+    """Which examples are BIPIA plain tasks (``PLAIN_TASKS``): the injection head does not
+    learn from them."""
+    return np.array([e.source == "bipia" and e.detail in PLAIN_TASKS for e in examples])
+
+
 class SourceMasks(TypedDict):
     """The masks :func:`fit` takes, by the examples' sources."""
 
     neighbours: npt.NDArray[np.bool_]
     crisis_only: npt.NDArray[np.bool_]
     not_crisis: npt.NDArray[np.bool_]
+    plain_tasks: npt.NDArray[np.bool_]
 
 
 def source_masks(examples: Sequence[Example]) -> SourceMasks:
     """Every mask :func:`fit` reads from the examples' sources, for ``fit(**...)``."""
     return SourceMasks(neighbours=neighbour_mask(examples),
                        crisis_only=crisis_only_mask(examples),
-                       not_crisis=not_crisis_mask(examples))  # fmt: skip
+                       not_crisis=not_crisis_mask(examples),
+                       plain_tasks=plain_task_mask(examples))  # fmt: skip
 
 
 def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
@@ -259,14 +272,17 @@ def head_rows(
     *,
     joint: bool = False,
     not_crisis: npt.NDArray[np.bool_] | None = None,
+    plain_tasks: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The rows a head learns from: the joint crisis head short texts, the n-gram crisis
     head short texts but the ``crisis_only`` ones, the rest all but those; no crisis head
-    the ``not_crisis`` ones."""
+    the ``not_crisis`` ones, nor the injection head the ``plain_tasks``."""
     others = np.ones_like(long) if crisis_only is None else ~crisis_only
     if head == "self_harm":
         rows = ~long if joint else ~long & others
         return rows if not_crisis is None else rows & ~not_crisis
+    if head == "prompt_injection" and plain_tasks is not None:
+        return others & ~plain_tasks
     return others
 
 
@@ -325,6 +341,7 @@ def fit(
     neighbours: npt.NDArray[np.bool_] | None = None,
     crisis_only: npt.NDArray[np.bool_] | None = None,
     not_crisis: npt.NDArray[np.bool_] | None = None,
+    plain_tasks: npt.NDArray[np.bool_] | None = None,
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category (and the joint heads, given
     the texts' embeddings; ``neighbours``: which texts they may keep as neighbours;
@@ -336,7 +353,8 @@ def fit(
     weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
-        rows = np.flatnonzero(head_rows(head, long, crisis_only, not_crisis=not_crisis))
+        rows = np.flatnonzero(head_rows(head, long, crisis_only, not_crisis=not_crisis,
+                                        plain_tasks=plain_tasks))  # fmt: skip
         y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         if y.sum() == 0 or y.sum() == len(y):
             bias[k] = -10.0
