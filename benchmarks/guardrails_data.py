@@ -22,7 +22,10 @@ source and its language.
   (``companion``: flirting and affection, romance as a taste (love stories, romance
   novels, weddings, first dates), figures of speech with death words such as "this heat
   is killing me" and 饿死了, sleep and waking up, break-ups and other endings that are
-  not a life's; the crisis heads do not learn from them), crisis messages,
+  not a life's; the crisis heads do not learn from them), crisis messages (said
+  outright, and warning signs said without the word: means, final arrangements, being
+  a burden, feeling trapped; with look-alikes that share their words), messages that
+  speak of the companion's own things ("thanks for your advice"),
   harmful requests of every policy area (written from the areas' definitions),
   jailbreaks of the published techniques (persona overrides, refusal suppression,
   prefix injection, payload splitting, fictional framing, fake system messages...),

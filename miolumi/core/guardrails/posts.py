@@ -29,8 +29,11 @@ users; no chat head learns from them), held out with the embedding
 (``benchmarks/guardrails_eval.py``): the rules read whole lifted every post with "kill
 myself" in it to 0.92, and supportive posts quote those words too; the mean of the
 sentences took recall at a false-positive rate of 0.10 from 0.32 to 0.44, and the post
-head, learning from the posts of the other folds, to 0.61 (0.53 without the embedding).
-At the flag threshold, recall went from 0.70 to 0.79 with false positives at 0.30.
+head, learning from the posts of the other folds, to 0.57 (0.54 without the embedding).
+At the flag threshold, recall is 0.69 with false positives at 0.26. The sentence head
+those figures read is taught by chat messages: when it learned indirect warning signs
+("thanks for everything. goodbye.") with their look-alikes, the posts' figure fell from
+0.62 while companion chat messages at risk were found more often (zh 0.60 to 0.83).
 """
 
 from __future__ import annotations
