@@ -627,7 +627,8 @@ def shipped_shifts() -> tuple[np.ndarray, np.ndarray]:
 
 
 def embedding_latency(examples: Sequence[Example], count: int = 300) -> list[float]:
-    """Milliseconds to embed one chat message (what memory pays per message anyway)."""
+    """Milliseconds to embed one chat message (what memory pays per message anyway, or the
+    turn for the classifiers when memory embeds with another model)."""
     function = UseM3Embedding()
     chat = [e.text for e in examples if e.source != "cssrs"][::7][:count]
     embed_documents(function, ["warm up"])
@@ -727,8 +728,8 @@ def main() -> None:
     if embeddings is not None:
         cost = embedding_latency(examples)
         cuts = statistics.quantiles(cost, n=100)
-        print(f"  embedding one message (paid by memory) p50 {statistics.median(cost):.3f}  "
-              f"p95 {cuts[94]:.3f}")  # fmt: skip
+        print(f"  embedding one message (paid by memory, or for the classifiers) "
+              f"p50 {statistics.median(cost):.3f}  p95 {cuts[94]:.3f}")  # fmt: skip
 
 
 Figures = Callable[[Sequence[Example], Sequence[GuardVerdict | set[str]]], dict[str, float]]

@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="Memory embeddings: 'use-m3' (bundled, multilingual), 'e5-small' (needs "
         "the e5 extra) or 'openai:<model>' (the configured endpoint).",
     )
+    classifier_embeddings: bool = Field(
+        default=True,
+        description="When memory embeds with another model than use-m3, the guardrails and "
+        "emotion classifiers still read each message's bundled use-m3 embedding, computed for "
+        "them (about 3 ms a message); false reads the words alone, which finds fewer harmful "
+        "requests and people in crisis.",
+    )
     memory_weights: dict[str, float] = Field(
         default_factory=dict,
         description="Relevance weights overriding the defaults (names in "

@@ -15,6 +15,8 @@ from miolumi.core.cost import CostTracker
 from miolumi.core.emotion import EmotionEngine
 from miolumi.core.guardrails import CrisisTable, FlagStore, Guardrails, Judge, PolicyBook
 from miolumi.core.memory import MemoryManager
+from miolumi.core.memory.embeddings import QueryEmbeddings, UseM3Embedding
+from miolumi.core.memory.manager import CACHED_QUERIES
 from miolumi.core.memory.writer import OUTBOX, MemoryWriter
 from miolumi.core.models import ModelCatalog
 from miolumi.core.relationship import RelationshipStore
@@ -44,6 +46,10 @@ class Services:
     """Memories of every user, per persona and global (Chroma, opened on first use)."""
     memory_writer: MemoryWriter
     """Writes memories after turns, in the background; ``drain()`` waits for it."""
+    classifier_embeddings: QueryEmbeddings | None = None
+    """The bundled model's message embeddings for the local classifiers (guardrails,
+    emotion) when memory embeds with another model (``classifier_embeddings`` setting);
+    None when memory's own vectors serve them, or the setting is off."""
 
     @classmethod
     def create(
@@ -70,7 +76,15 @@ class Services:
             voice=VoiceService(settings=settings, plugins=plugins, cost=cost),
             memory=memory,
             memory_writer=MemoryWriter(manager=memory, outbox=settings.home / OUTBOX),
+            classifier_embeddings=_classifier_embeddings(settings, memory),
         )
+
+
+def _classifier_embeddings(settings: Settings, memory: MemoryManager) -> QueryEmbeddings | None:
+    bundled = UseM3Embedding()
+    if not settings.classifier_embeddings or memory.embedding_model == bundled.name():
+        return None
+    return QueryEmbeddings(bundled, size=CACHED_QUERIES)
 
 
 def _guardrails(

@@ -6,8 +6,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 import httpx
+import numpy as np
 import openai
 import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
@@ -16,6 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from pydantic import SecretStr
 
 from miolumi.testing import (
+    EMBEDDING_DIMENSIONS,
     TOKENS_PER_MESSAGE,
     FailingChatModel,
     FakeOpenAIServer,
@@ -222,6 +225,32 @@ def test_unknown_model_is_not_found(server: FakeOpenAIServer) -> None:
         )
     assert info.value.code == "model_not_found"
     assert "gpt-nope" in info.value.message
+
+
+@pytest.mark.parametrize("encoding", ["float", None])
+def test_embeddings_are_unit_vectors_closer_for_shared_words(
+    server: FakeOpenAIServer, encoding: Literal["float"] | None
+) -> None:
+    texts = ["I love my cat", "my cat loves me", "tax forms are due"]
+    client = client_for(server)
+    if encoding is None:  # the client asks for base64 and decodes it
+        response = client.embeddings.create(model="text-embedding-3-small", input=texts)
+        assert server.requests[-1].json["encoding_format"] == "base64"
+    else:
+        response = client.embeddings.create(
+            model="text-embedding-3-small", input=texts, encoding_format=encoding
+        )
+    vectors = np.array([item.embedding for item in response.data])
+    assert vectors.shape == (3, EMBEDDING_DIMENSIONS)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert response.usage.prompt_tokens == 12
+
+
+def test_embeddings_of_an_unknown_model_are_not_found(server: FakeOpenAIServer) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        client_for(server).embeddings.create(model="embed-nope", input=["hi"])
+    assert info.value.code == "model_not_found"
 
 
 def test_requests_are_recorded(server: FakeOpenAIServer) -> None:

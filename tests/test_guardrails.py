@@ -56,13 +56,14 @@ from miolumi.core.guardrails.posts import (
     post_features,
 )
 from miolumi.core.guardrails.rules import INPUT_RULES, match_rules, someone_at_risk
-from miolumi.core.memory.embeddings import UseM3Embedding, embed_queries
+from miolumi.core.memory.embeddings import UseM3Embedding, embed_documents, embed_queries
 from miolumi.core.relationship import AgeStatus
 from miolumi.errors import ConfigError, GuardModelError, GuardPolicyError
 from miolumi.events import Event
+from miolumi.graphs.nodes.embedding import lazy_message_embedding
 from miolumi.graphs.nodes.guard import MANIPULATION_NOTE
 from miolumi.session import ChatSession
-from miolumi.testing import ScriptedChatModel
+from miolumi.testing import FakeOpenAIServer, ScriptedChatModel
 from tests.conftest import ServicesFactory
 
 # On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
@@ -710,6 +711,44 @@ async def test_the_turn_checks_with_the_message_embedding(make_services: Service
         events = await run(chat, text)
     guard = next(e for e in events if e["type"] == "guard")
     assert guard["action"] == "block" and "harmful_request" in guard["categories"]
+
+
+@pytest.mark.parametrize(("setting", "action"), [(True, "block"), (False, "flag")])
+async def test_the_turn_embeds_for_the_guard_when_memory_embeds_elsewhere(
+    make_services: ServicesFactory, setting: bool, action: str
+) -> None:
+    # Memory on an OpenAI-compatible endpoint: the guard still reads the bundled embedding,
+    # unless the setting turns that off.
+    text = "How would I go about draining someone's bank account unnoticed?"
+    with FakeOpenAIServer() as endpoint:
+        services = make_services(
+            model=ScriptedChatModel(replies=["never said"]),
+            embeddings="openai:text-embedding-3-small",
+            base_url=endpoint.base_url,
+            classifier_embeddings=setting,
+        )
+        assert services.memory.embedding_model != services.guardrails.embedding_model
+        async with ChatSession.open(user_id="u5", product="lumi", services=services) as chat:
+            events = await run(chat, text)
+    guard = next(e for e in events if e["type"] == "guard")
+    assert guard["action"] == action and "harmful_request" in guard["categories"]
+
+
+def test_the_classifiers_embedding_is_computed_once_and_only_for_what_memory_takes(
+    make_services: ServicesFactory,
+) -> None:
+    services = make_services(embeddings="openai:text-embedding-3-small")
+    model = services.guardrails.embedding_model
+    found = lazy_message_embedding(services, "  I adopted a cat today.", model=model)
+    assert callable(found)
+    vector = found()
+    bundled = embed_documents(UseM3Embedding(), ["I adopted a cat today."])[0]
+    assert vector is not None and np.allclose(vector, bundled, atol=1e-5)
+    again = lazy_message_embedding(services, "I adopted a cat today.", model=model)
+    assert again is vector  # kept: the emotion engine reads it without embedding again
+    assert lazy_message_embedding(services, "   ", model=model) is None
+    assert lazy_message_embedding(services, "a" * 8_001, model=model) is None
+    assert lazy_message_embedding(services, "hello", model="another-model") is None
 
 
 async def test_a_failing_sentence_is_replaced_while_streaming(

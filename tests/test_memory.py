@@ -25,7 +25,7 @@ from miolumi.errors import (
     MemoryNotFoundError,
     MemoryStoreError,
 )
-from miolumi.testing import free_port
+from miolumi.testing import FakeOpenAIServer, free_port
 
 # On PostgreSQL and a Chroma server too, when configured (tests/servers.py).
 pytestmark = pytest.mark.scaleout
@@ -309,6 +309,26 @@ def test_bad_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MIOLUMI_CHROMA_URL", "not a url")
     with pytest.raises(ConfigError, match="MIOLUMI_CHROMA_URL"):
         MemoryManager(settings=load_settings()).add("ada", "x")
+
+
+def test_memories_on_an_openai_compatible_embeddings_endpoint(home: Path) -> None:
+    with FakeOpenAIServer(embedding_models=["embed-small"]) as endpoint:
+        settings = load_settings(embeddings="openai:embed-small", base_url=endpoint.base_url)
+        manager = MemoryManager(settings=settings)
+        manager.add("ada", "my sister lives in Lisbon")
+        manager.add("ada", "I play the cello on Sundays")
+        assert texts(manager.search("ada", "where does my sister live?"))[0] == (
+            "my sister lives in Lisbon"
+        )
+        assert any(r.path == "/v1/embeddings" for r in endpoint.requests)
+        wrong = MemoryManager(settings=load_settings(
+            embeddings="openai:embed-nope", base_url=endpoint.base_url
+        ))  # fmt: skip
+        with pytest.raises(EmbeddingError, match="MIOLUMI_EMBEDDINGS"):
+            wrong.add("bea", "hello")
+        assert wrong.memories("bea") == []
+        manager.close()
+        wrong.close()
 
 
 def test_a_read_while_a_write_lands_does_not_hide_the_write(

@@ -1,8 +1,11 @@
-"""The memory embedding of the user's message, computed once per turn and shared.
+"""The embedding of the user's message, computed once per turn and shared.
 
 ``guard_input`` and ``emotion`` read it (their local classifiers are sharper with it), and
 ``retrieve_memories`` searches with it: `MemoryManager.query_embedding` keeps the last
-vectors it computed, so the message is embedded once, however many nodes ask.
+vectors it computed, so the message is embedded once, however many nodes ask. When
+memory embeds with another model than the one the classifiers read (``openai:<model>``,
+``e5-small``), the message is embedded for them with the bundled model, once too
+(``Services.classifier_embeddings``), unless the ``classifier_embeddings`` setting is off.
 
 A reader finds the vector cached (no thread hop) or gets it in a worker thread; a
 reader that runs one anyway, as ``guard_input`` does to check, gets it in that same thread
@@ -17,44 +20,56 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from miolumi.core.memory import MemoryManager
+from miolumi.core.memory.types import MAX_MEMORY_CHARS
 from miolumi.errors import MiolumiError
 from miolumi.services import Services
 
 Vector = npt.NDArray[np.float32]
 
 
-def _embed_or_none(memory: MemoryManager, text: str) -> Vector | None:
+def _embed_or_none(embed: Callable[[str], Vector], text: str) -> Vector | None:
     try:
-        return memory.query_embedding(text)
+        return embed(text)
     except MiolumiError:
         return None
+
+
+def _embeddable(text: str) -> bool:
+    """Whether memory would embed ``text`` as a query (not empty, not too long)."""
+    return 0 < len(text.strip()) <= MAX_MEMORY_CHARS
 
 
 def lazy_message_embedding(
     services: Services, text: str, *, model: str
 ) -> Vector | Callable[[], Vector | None] | None:
-    """The embedding of ``text`` if cached, else a function that gets it in a worker thread.
+    """The embedding of ``text`` with ``model`` if cached, else a function that gets it.
 
-    None if memory does not embed with ``model``. The function returns None when memory
-    cannot embed now, like :func:`message_embedding`; a caller hands it to the thread that
-    reads the vector, so getting and reading it take one thread hop.
+    None if neither memory nor ``services.classifier_embeddings`` embeds with ``model``.
+    The function returns None when the text cannot be embedded now, like
+    :func:`message_embedding`; a caller hands it to the worker thread that reads the
+    vector, so getting and reading it take one thread hop.
     """
     memory = services.memory
-    if memory.embedding_model != model:
+    extra = services.classifier_embeddings
+    if memory.embedding_model == model:
+        cached, embed = memory.cached_query_embedding, memory.query_embedding
+    elif extra is not None and extra.model == model and _embeddable(text):
+        cached, embed = extra.cached, extra.embed
+    else:
         return None
-    cached = memory.cached_query_embedding(text)
-    if cached is not None:
-        return cached
-    return lambda: _embed_or_none(memory, text)
+    found = cached(text)
+    if found is not None:
+        return found
+    return lambda: _embed_or_none(embed, text)
 
 
 async def message_embedding(services: Services, text: str, *, model: str) -> Vector | None:
-    """The memory embedding of ``text`` if memory embeds with ``model``, else None.
+    """The embedding of ``text`` with ``model`` (:func:`lazy_message_embedding`), or None.
 
-    None too when memory cannot embed now, or does not search by such text (empty, or over
-    8,000 characters): the caller then reads the text alone, and ``retrieve_memories``
-    reports a failure to embed if it persists. A cached vector costs no thread hop.
+    None too when the text cannot be embedded now, or memory does not search by such text
+    (empty, or over 8,000 characters): the caller then reads the text alone, and
+    ``retrieve_memories`` reports a failure to embed if it persists. A cached vector costs
+    no thread hop.
     """
     found = lazy_message_embedding(services, text, model=model)
     if callable(found):

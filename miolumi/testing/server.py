@@ -4,6 +4,10 @@ Token counts are deterministic, not a real tokenizer: prompt tokens = whitespace
 words over all message contents + 3 per message; completion tokens = number of streamed
 content pieces, whether or not the request streams.
 
+Embeddings (``/v1/embeddings``) are hashed bags of words: :data:`EMBEDDING_DIMENSIONS`
+numbers, deterministic, and closer for texts that share words (float lists, or base64 as
+the OpenAI client asks by default).
+
 Speech (``/v1/audio/speech``) is a 220 Hz tone lasting ``speech_seconds_per_char`` per
 character of the input (``pcm``: raw 16-bit mono at 24 kHz, else WAV), sent in pieces;
 transcription (``/v1/audio/transcriptions``, multipart) answers the scripted transcripts
@@ -12,15 +16,18 @@ as verbose JSON with the audio's duration.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.parser
 import email.policy
+import hashlib
 import io
 import itertools
 import json
 import math
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -35,6 +42,8 @@ from miolumi.testing._words import split_words
 
 TOKENS_PER_MESSAGE = 3
 """Prompt tokens the fake server adds for every message, on top of its words."""
+EMBEDDING_DIMENSIONS = 64
+"""Length of the fake server's embeddings."""
 
 
 def free_port() -> int:
@@ -74,6 +83,16 @@ def _content_text(content: Any) -> str:
 def _prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     """Words in all message contents plus `TOKENS_PER_MESSAGE` per message."""
     return sum(len(_content_text(m.get("content")).split()) + TOKENS_PER_MESSAGE for m in messages)
+
+
+def _hashed_embedding(text: str) -> list[float]:
+    """A unit vector of the text's words, each hashed to one of the dimensions."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in text.lower().split():
+        digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+        vector[int.from_bytes(digest, "little") % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 def _error(message: str, code: str | None) -> dict[str, Any]:
@@ -161,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._speech(body)
         elif (method, path) == ("POST", "/v1/audio/transcriptions"):
             self._transcription(body)
+        elif (method, path) == ("POST", "/v1/embeddings"):
+            self._embeddings(body)
         elif (method, path) != ("POST", "/v1/chat/completions"):
             self._send_json(404, _error(f"Unknown route: {method} {path}", "unknown_url"))
         elif not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -234,6 +255,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, self.fake._transcript(body))
 
+    def _embeddings(self, body: Any) -> None:
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self._send_json(400, _error("Expected a JSON body with `input` text.", None))
+            return
+        if body.get("model") not in self.fake.embedding_models:
+            message = f"The model `{body.get('model')}` does not exist."
+            self._send_json(404, _error(message, "model_not_found"))
+            return
+        encoded = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector = _hashed_embedding(text)
+            value: Any = (
+                base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                if encoded
+                else vector
+            )
+            data.append({"object": "embedding", "index": index, "embedding": value})
+        tokens = sum(len(split_words(t)) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        payload = {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        self._send_json(200, payload)
+
     def _write_chunk(self, data: bytes) -> None:
         """One HTTP/1.1 chunk; an empty one ends the body."""
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
@@ -244,7 +291,7 @@ class _Closing(Exception):
 
 
 class FakeOpenAIServer:
-    """A real local HTTP server with scripted OpenAI chat completions.
+    """A real local HTTP server with scripted OpenAI chat completions (and embeddings).
 
     Started by the constructor; stop it with `close()` or use it as a context
     manager. Point clients at `base_url`.
@@ -264,6 +311,7 @@ class FakeOpenAIServer:
         speech_delay: float = 0.0,
         transcription_models: Sequence[str] = ("whisper-1",),
         transcripts: Sequence[tuple[str, str]] = (("hello there", "english"),),
+        embedding_models: Sequence[str] = ("text-embedding-3-small",),
     ) -> None:
         """Bind a free port on 127.0.0.1 and start serving in a daemon thread.
 
@@ -280,6 +328,7 @@ class FakeOpenAIServer:
             speech_delay: Seconds before the first byte of speech.
             transcription_models: Models accepted by `/v1/audio/transcriptions`.
             transcripts: `(text, language)` answered in order, cycling.
+            embedding_models: Models accepted by `/v1/embeddings`.
 
         """
         if replies is not None and not replies:
@@ -297,6 +346,7 @@ class FakeOpenAIServer:
         """Set to an error status (e.g. 500) to make every speech request fail."""
         self.transcription_models = tuple(transcription_models)
         self.transcripts = tuple(transcripts)
+        self.embedding_models = tuple(embedding_models)
         self._transcript_turns = itertools.count()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
@@ -277,3 +279,45 @@ def _run(call: Callable[[Documents], Embeddings], texts: list[str]) -> np.ndarra
             f"Embedding failed ({type(exc).__name__}: {exc}): check MIOLUMI_EMBEDDINGS."
         ) from exc
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+class QueryEmbeddings:
+    """The query embeddings of one function, the last ``size`` kept; safe across threads.
+
+    A turn embeds its message once for every reader: memory's recall, and the local
+    classifiers (guardrails, emotion) that read vectors of the same model.
+    """
+
+    def __init__(self, function: EmbeddingFunction[Documents], *, size: int) -> None:
+        self.function = function
+        self.size = size
+        self._vectors: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        """The name of the embedding function (``miolumi-use-m3``...)."""
+        return str(self.function.name())
+
+    def cached(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The kept vector of ``text`` (stripped), else None; never embeds."""
+        key = text.strip()
+        with self._lock:
+            found = self._vectors.get(key)
+            if found is not None:
+                self._vectors.move_to_end(key)
+            return found
+
+    def embed(self, text: str) -> npt.NDArray[np.float32]:
+        """The vector of ``text`` (stripped), read-only; raises `EmbeddingError` on failure."""
+        key = text.strip()
+        found = self.cached(key)
+        if found is not None:
+            return found
+        vector: npt.NDArray[np.float32] = embed_queries(self.function, [key])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector

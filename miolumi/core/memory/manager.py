@@ -29,7 +29,11 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from miolumi.config import Settings
-from miolumi.core.memory.embeddings import embed_documents, embed_queries, embedding_function
+from miolumi.core.memory.embeddings import (
+    QueryEmbeddings,
+    embed_documents,
+    embedding_function,
+)
 from miolumi.core.memory.index import RESERVED, ScopeIndex, day_of, match_text, to_memory
 from miolumi.core.memory.relevance import RelevanceWeights, recency
 from miolumi.core.memory.store import collection_name, guarded, open_client
@@ -159,8 +163,7 @@ class MemoryManager:
         self._db = LazyEngine(url=settings.relational_url)
         self._collections: dict[str, Collection] = {}
         self._indexes: OrderedDict[str, ScopeIndex] = OrderedDict()
-        self._queries: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._queries_lock = threading.Lock()
+        self._queries = QueryEmbeddings(self.embedder, size=CACHED_QUERIES)
 
     # Resources ---------------------------------------------------------------------------
 
@@ -190,29 +193,14 @@ class MemoryManager:
         :meth:`search` recalls memories for the same message. Raises `MemoryInputError` for
         text that cannot be a query (empty, too long), `EmbeddingError` if embedding fails.
         """
-        text = _check_text(text, "query")
-        cached = self.cached_query_embedding(text)
-        if cached is not None:
-            return cached
-        vector: npt.NDArray[np.float32] = embed_queries(self.embedder, [text])[0]
-        vector.setflags(write=False)
-        with self._queries_lock:
-            self._queries[text] = vector
-            while len(self._queries) > CACHED_QUERIES:
-                self._queries.popitem(last=False)
-        return vector
+        return self._queries.embed(_check_text(text, "query"))
 
     def cached_query_embedding(self, text: str) -> npt.NDArray[np.float32] | None:
         """:meth:`query_embedding` of ``text`` if it is cached, else None; never embeds.
 
         Cheap enough for the event loop: callers skip a thread hop when it answers.
         """
-        key = text.strip()
-        with self._queries_lock:
-            cached = self._queries.get(key)
-            if cached is not None:
-                self._queries.move_to_end(key)
-            return cached
+        return self._queries.cached(text)
 
     def close(self) -> None:
         """Release the SQL engine and forget cached collections and indexes."""
