@@ -18,10 +18,11 @@ document: does it read as an instruction to an assistant?
    L2-normalised; logistic regression (scikit-learn, balanced class weights).
 4. Calibration: on 5-fold out-of-fold logits, benign documents (own documents, CPED
    dialogues, GoEmotions comments in bundles of six) are scored as at run time
-   (:func:`miolumi.core.guardrails.content.document_logit`); the bias moves so that at
-   most ``--document-fpr`` of the documents of each source reach 0.5, the
+   (:func:`miolumi.core.guardrails.content.document_logit`); the bias moves so that
+   about ``--document-fpr`` of the documents of each source reach 0.5, the
    prompt-injection flag threshold of the default policy (the own documents, full of
-   imperatives, set it). Folds are taken by document (a prompt is its own).
+   imperatives, set it; a smooth quantile, see :func:`calibration_shift`). Folds are
+   taken by document (a prompt is its own).
 5. The embedding stage: every request and the ``CANDIDATES`` strongest segments (by
    out-of-fold n-gram logit) of every benign document are embedded with the bundled
    ``miolumi-use-m3``; a logistic head over (n-gram logit, embedding) is fitted on them
@@ -40,7 +41,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import random
 import time
 from collections import Counter
@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from guardrails_data import everything, fold_of, own_documents, own_requests
+from scipy.stats.mstats import hdquantiles
 from sklearn.linear_model import LogisticRegression
 from train_guardrails import embed, matrix, vocabulary
 
@@ -172,9 +173,17 @@ def calibration_shift(
     fpr: float,
     stage: npt.NDArray[np.float64] | None = None,
 ) -> float:
-    """The document logit over which at most ``fpr`` of each source's benign documents
-    lie: n-gram logits, or with ``stage`` (the stage's logits of the candidates, NaN
-    elsewhere) the embedding path."""
+    """The document logit over which about ``fpr`` of each source's benign documents lie
+    (the strictest source's): n-gram logits, or with ``stage`` (the stage's logits of the
+    candidates, NaN elsewhere) the embedding path.
+
+    Each source's cut is the Harrell-Davis estimate of its ``1 - fpr`` quantile, a mean
+    of the order statistics weighted around it, not the one document at that rank: the
+    own documents (260) set the cut, and around their 14th strongest the scores lie
+    0.27 apart, so one training row fewer moved the stage's shift from 3.26 to 3.00
+    (BIPIA instructions in documents found, held out: 0.90 against 0.93). Read the
+    Harrell-Davis way, the same change moved it from 3.23 to 3.15.
+    """
     by_source: dict[str, list[float]] = {}
     for (source, _), members in benign_documents(items).items():
         strongest = None
@@ -183,11 +192,8 @@ def calibration_shift(
             strongest = (members.index(best), float(stage[best]))
         z, _ = document_logit([float(logits[k]) for k in members], strongest)
         by_source.setdefault(source, []).append(z)
-    cuts = []
-    for scores in by_source.values():
-        ordered = np.sort(np.array(scores))
-        allowed = math.floor(fpr * len(ordered))
-        cuts.append(float(ordered[len(ordered) - 1 - allowed]))
+    cuts = [float(hdquantiles(np.array(scores), prob=[1.0 - fpr])[0])
+            for scores in by_source.values()]  # fmt: skip
     return max(cuts) + 1e-3
 
 

@@ -135,14 +135,24 @@ NEIGHBOUR_WEIGHT = 7.5
 #: WildGuard benign prompts. Only written examples stand for a harmful category, so no
 #: shared harmful item is stored; with the shared ones added, held-out recall was lower.
 NEIGHBOUR_SOURCES = ("own:", "wildguard")
-#: Examples only the joint crisis head learns from: own everyday conversation (thanks,
-#: plans, hobbies, small worries, goodbyes), which it flagged in ordinary chats. The
-#: request heads neither learn from them nor keep them as neighbours: as rows of every
-#: head they lowered fresh harmful detection (en 0.823 -> 0.797), their first persons'
-#: plans ("I want to...") pulling requests towards benign. Nor does the n-gram crisis
-#: head: their common words learned as safe, a text of unknown words ("I love
-#: astronomy") was left to the calibrated bias, and scored 0.73.
+#: Examples only the joint crisis head and the attack heads (``EVERYDAY_HEADS``) learn
+#: from: own everyday conversation (thanks, plans, hobbies, small worries, goodbyes),
+#: which they flagged in ordinary chats. The request heads neither learn from them nor
+#: keep them as neighbours: as rows of every head they lowered fresh harmful detection
+#: (en 0.823 -> 0.797), their first persons' plans ("I want to...") pulling requests
+#: towards benign. Nor does the n-gram crisis head: their common words learned as safe, a
+#: text of unknown words ("I love astronomy") was left to the calibrated bias, and scored
+#: 0.73.
 CRISIS_ONLY_SOURCES = ("own:everyday",)
+#: The heads of attacks on the companion learn from the everyday lines too. Read only
+#: from the other rows, a friendly message of 130 to 250 characters looked like one: the
+#: length marker and "and", "very", "do you" weighed towards a jailbreak, and "thank you
+#: for your advice. I'll follow your guidance." was an injection. Measured on everyday
+#: chats (MemoryBank, never trained on), messages raised: en 0.019 -> 0.011 (jailbreak
+#: flags 6 -> 3 of 566, injection 2 -> 0), zh 0.012 -> 0.009, LoCoMo 0.013 -> 0.010;
+#: held out, one to two jailbreak prompts fewer were found (0.943 -> 0.938), the
+#: other figures alike.
+EVERYDAY_HEADS = ("jailbreak", "prompt_injection")
 #: Examples the crisis heads do not learn from: the own companion lines (flirting, figures
 #: of speech with death words, sleep, break-ups). As rows of the crisis heads, they cost
 #: held-out crisis recall on independently written chat messages ("this is goodbye. thank
@@ -228,7 +238,7 @@ def neighbour_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
 
 
 def crisis_only_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
-    """Which examples only the crisis head learns from (``CRISIS_ONLY_SOURCES``)."""
+    """Which examples only the crisis and attack heads learn from (``CRISIS_ONLY_SOURCES``)."""
     return np.array([e.source in CRISIS_ONLY_SOURCES for e in examples], dtype=bool)
 
 
@@ -275,9 +285,12 @@ def head_rows(
     plain_tasks: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The rows a head learns from: the joint crisis head short texts, the n-gram crisis
-    head short texts but the ``crisis_only`` ones, the rest all but those; no crisis head
-    the ``not_crisis`` ones, nor the injection head the ``plain_tasks``."""
+    head short texts but the ``crisis_only`` ones, the ``EVERYDAY_HEADS`` all, the rest
+    all but those; no crisis head the ``not_crisis`` ones, nor the injection head the
+    ``plain_tasks``."""
     others = np.ones_like(long) if crisis_only is None else ~crisis_only
+    if head in EVERYDAY_HEADS:
+        others = np.ones_like(long)
     if head == "self_harm":
         rows = ~long if joint else ~long & others
         return rows if not_crisis is None else rows & ~not_crisis

@@ -29,11 +29,17 @@ users; no chat head learns from them), held out with the embedding
 (``benchmarks/guardrails_eval.py``): the rules read whole lifted every post with "kill
 myself" in it to 0.92, and supportive posts quote those words too; the mean of the
 sentences took recall at a false-positive rate of 0.10 from 0.32 to 0.44, and the post
-head, learning from the posts of the other folds, to 0.57 (0.54 without the embedding).
-At the flag threshold, recall is 0.69 with false positives at 0.26. The sentence head
-those figures read is taught by chat messages: when it learned indirect warning signs
-("thanks for everything. goodbye.") with their look-alikes, the posts' figure fell from
-0.62 while companion chat messages at risk were found more often (zh 0.60 to 0.83).
+head, learning from the posts of the other folds, to 0.53 (0.54 without the embedding).
+At the flag threshold, recall is 0.63 with false positives at 0.25. The sentence head
+those figures read is taught by chat messages, and they move with it: when it learned
+indirect warning signs ("thanks for everything. goodbye.") with their look-alikes, the
+posts' figure fell from 0.62 to 0.57 while companion chat messages at risk were found
+more often (zh 0.60 to 0.83); nine repeated chat rows taken out of its training set
+moved it from 0.57 to 0.53 (the 95 % interval over posts is about 0.13 wide). A sentence
+head of the posts' own, learned from the posts of the other folds (each sentence
+labelled by its writer's risk), does not replace it: read alone (its mean, strongest
+and share of sure sentences) it reached 0.51, and next to these features it added
+nothing (0.570 against 0.569); a head over the whole posts' words reached 0.46.
 """
 
 from __future__ import annotations
