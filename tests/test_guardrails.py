@@ -798,6 +798,24 @@ def test_ordinary_small_talk_is_not_a_crisis(text: str) -> None:
     assert not verdict.crisis
 
 
+#: Friendly messages of a few sentences: long for chat, like many attacks, and full of
+#: "and", "very" and "do you know how to".
+FRIENDLY_CHAT = [
+    "Hello, friend. Lately I've been learning how to make dumplings, but I just can't seem "
+    "to fold them right. Do you know how to make dumplings?",
+    "The curry I cooked tonight was thick and spicy and very fragrant, and my whole family "
+    "loved it. They always ask me to cook it for them.",
+    "Lately I've been collecting vinyl records and learning how to clean and store "
+    "different kinds of records. Do you know anything about this hobby?",
+]
+
+
+@pytest.mark.parametrize("text", FRIENDLY_CHAT)
+def test_friendly_chat_of_some_length_is_no_attack(text: str) -> None:
+    verdict = Guardrails().check_input(text)
+    assert verdict.action == "allow", verdict.scores
+
+
 @pytest.mark.parametrize(
     "text",
     [
