@@ -226,9 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("input"), str):
             self._send_json(400, _error("Expected a JSON body with `input`.", None))
             return
-        if body.get("model") not in fake.speech_models:
-            message = f"The model `{body.get('model')}` does not exist."
-            self._send_json(404, _error(message, "model_not_found"))
+        if not self._known_model(body, fake.speech_models):
             return
         pcm = fake._tone(body["input"])
         fmt = body.get("response_format", "mp3")
@@ -245,13 +243,19 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionError:
             self.close_connection = True
 
+    def _known_model(self, body: Mapping[str, Any], models: Sequence[str]) -> bool:
+        """Whether the body names one of ``models``; if not, answers 404 ``model_not_found``."""
+        if body.get("model") in models:
+            return True
+        message = f"The model `{body.get('model')}` does not exist."
+        self._send_json(404, _error(message, "model_not_found"))
+        return False
+
     def _transcription(self, body: Any) -> None:
         if not isinstance(body, dict) or not body.get("file"):
             self._send_json(400, _error("Expected multipart form data with a `file`.", None))
             return
-        if body.get("model") not in self.fake.transcription_models:
-            message = f"The model `{body.get('model')}` does not exist."
-            self._send_json(404, _error(message, "model_not_found"))
+        if not self._known_model(body, self.fake.transcription_models):
             return
         self._send_json(200, self.fake._transcript(body))
 
@@ -262,9 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             self._send_json(400, _error("Expected a JSON body with `input` text.", None))
             return
-        if body.get("model") not in self.fake.embedding_models:
-            message = f"The model `{body.get('model')}` does not exist."
-            self._send_json(404, _error(message, "model_not_found"))
+        if not self._known_model(body, self.fake.embedding_models):
             return
         encoded = body.get("encoding_format") == "base64"
         data = []
