@@ -358,8 +358,8 @@ def fit(
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category (and the joint heads, given
     the texts' embeddings; ``neighbours``: which texts they may keep as neighbours;
-    ``crisis_only``: which texts only the crisis head learns from; ``not_crisis``: which
-    ones the crisis heads do not)."""
+    ``crisis_only``: which texts only the crisis and ``EVERYDAY_HEADS`` learn from;
+    ``not_crisis``: which ones the crisis heads do not)."""
     vocab, idf = vocabulary(grams, min_df=min_df)
     vocab_list = list(vocab)
     x = matrix(grams, vocab, idf)

@@ -46,7 +46,7 @@ class Services:
     """Memories of every user, per persona and global (Chroma, opened on first use)."""
     memory_writer: MemoryWriter
     """Writes memories after turns, in the background; ``drain()`` waits for it."""
-    classifier_embeddings: QueryEmbeddings | None = None
+    classifier_embeddings: QueryEmbeddings | None
     """The bundled model's message embeddings for the local classifiers (guardrails,
     emotion) when memory embeds with another model (``classifier_embeddings`` setting);
     None when memory's own vectors serve them, or the setting is off."""

@@ -72,7 +72,8 @@ class Runtime:
         """Open the database and the checkpointer, and compile both products' graphs.
 
         ``warm`` also loads the guardrail and emotion classifiers now (a server does),
-        so the first user's turn does not pay for loading them.
+        and the embedding model they read when memory embeds with another, so the first
+        user's turn does not pay for loading them.
         """
         services = services or default_services()
         engine = await asyncio.to_thread(open_database, services.settings.relational_url)
@@ -137,9 +138,11 @@ class Runtime:
 
 
 def _warm_up(services: Services) -> None:
+    extra = services.classifier_embeddings  # their own embedding model, if memory's is not
     for text in ("Hello, how are you?", "你好，最近怎么样？", "こんにちは、元気？"):
-        services.guardrails.check_input(text)
-        services.emotion.analyze(text)
+        vector = extra.embed(text) if extra is not None else None
+        services.guardrails.check_input(text, embedding=vector)
+        services.emotion.analyze(text, embedding=vector)
 
 
 def _find_thread(

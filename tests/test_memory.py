@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -312,23 +313,23 @@ def test_bad_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_memories_on_an_openai_compatible_embeddings_endpoint(home: Path) -> None:
-    with FakeOpenAIServer(embedding_models=["embed-small"]) as endpoint:
+    with FakeOpenAIServer(embedding_models=["embed-small"]) as endpoint, ExitStack() as stack:
         settings = load_settings(embeddings="openai:embed-small", base_url=endpoint.base_url)
         manager = MemoryManager(settings=settings)
+        wrong = MemoryManager(settings=load_settings(
+            embeddings="openai:embed-nope", base_url=endpoint.base_url
+        ))  # fmt: skip
+        stack.callback(manager.close)
+        stack.callback(wrong.close)
         manager.add("ada", "my sister lives in Lisbon")
         manager.add("ada", "I play the cello on Sundays")
         assert texts(manager.search("ada", "where does my sister live?"))[0] == (
             "my sister lives in Lisbon"
         )
         assert any(r.path == "/v1/embeddings" for r in endpoint.requests)
-        wrong = MemoryManager(settings=load_settings(
-            embeddings="openai:embed-nope", base_url=endpoint.base_url
-        ))  # fmt: skip
         with pytest.raises(EmbeddingError, match="MIOLUMI_EMBEDDINGS"):
             wrong.add("bea", "hello")
         assert wrong.memories("bea") == []
-        manager.close()
-        wrong.close()
 
 
 def test_a_read_while_a_write_lands_does_not_hide_the_write(

@@ -272,3 +272,14 @@ def test_recording_a_turn_ends_its_lease_in_the_same_transaction(
     info = conversations.get(engine, "t1")
     assert info is not None and info.turns == 2
     engine.dispose()
+
+
+async def test_a_warm_runtime_loads_the_classifiers_embedding_model(
+    make_services: ServicesFactory,
+) -> None:
+    # Memory embeds elsewhere: a server's first user must not pay for loading use-m3.
+    services = make_services(embeddings="openai:text-embedding-3-small")
+    extra = services.classifier_embeddings
+    assert extra is not None and extra.cached("Hello, how are you?") is None
+    async with Runtime.open(services, warm=True):
+        assert extra.cached("Hello, how are you?") is not None

@@ -15,22 +15,39 @@ reader that runs one anyway, as ``guard_input`` does to check, gets it in that s
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
+from miolumi.core.memory.embeddings import QueryEmbeddings
 from miolumi.core.memory.types import MAX_MEMORY_CHARS
 from miolumi.errors import MiolumiError
 from miolumi.services import Services
 
 Vector = npt.NDArray[np.float32]
+logger = logging.getLogger(__name__)
 
 
 def _embed_or_none(embed: Callable[[str], Vector], text: str) -> Vector | None:
     try:
         return embed(text)
     except MiolumiError:
+        return None  # retrieve_memories reports it, if it persists
+
+
+def _classifier_vector_or_none(embeddings: QueryEmbeddings, text: str) -> Vector | None:
+    try:
+        return embeddings.embed(text)
+    except MiolumiError as exc:
+        logger.warning(
+            "The guardrails and emotion classifiers read this message without its %s "
+            "embedding (%s); fix the install, or set MIOLUMI_CLASSIFIER_EMBEDDINGS=false "
+            "to stop trying.",
+            embeddings.model,
+            exc,
+        )
         return None
 
 
@@ -44,23 +61,22 @@ def lazy_message_embedding(
 ) -> Vector | Callable[[], Vector | None] | None:
     """The embedding of ``text`` with ``model`` if cached, else a function that gets it.
 
-    None if neither memory nor ``services.classifier_embeddings`` embeds with ``model``.
-    The function returns None when the text cannot be embedded now, like
-    :func:`message_embedding`; a caller hands it to the worker thread that reads the
-    vector, so getting and reading it take one thread hop.
+    None if neither memory nor ``services.classifier_embeddings`` embeds with ``model``,
+    and, for the latter, if memory would not embed the text either (empty, too long). The
+    function returns None when the text cannot be embedded now, like
+    :func:`message_embedding` (logged when the classifiers' own model fails); a caller
+    hands it to the worker thread that reads the vector, so getting and reading it take
+    one thread hop.
     """
     memory = services.memory
     extra = services.classifier_embeddings
     if memory.embedding_model == model:
-        cached, embed = memory.cached_query_embedding, memory.query_embedding
-    elif extra is not None and extra.model == model and _embeddable(text):
-        cached, embed = extra.cached, extra.embed
-    else:
-        return None
-    found = cached(text)
-    if found is not None:
-        return found
-    return lambda: _embed_or_none(embed, text)
+        found = memory.cached_query_embedding(text)
+        return found if found is not None else lambda: _embed_or_none(memory.query_embedding, text)
+    if extra is not None and extra.model == model and _embeddable(text):
+        found = extra.cached(text)
+        return found if found is not None else lambda: _classifier_vector_or_none(extra, text)
+    return None
 
 
 async def message_embedding(services: Services, text: str, *, model: str) -> Vector | None:

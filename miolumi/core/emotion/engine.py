@@ -120,7 +120,8 @@ class EmotionEngine:
     English text goes to a head trained on GoEmotions, Chinese to one trained on
     SMP2020-EWECT and CPED; Japanese is read by the Chinese head (through its kanji)
     together with a Japanese cue lexicon; mixed text blends the heads by script share.
-    Given the message's memory embedding (`embedding_model`), every head also reads it.
+    Given the message's `embedding_model` vector (memory's, by default), every head also
+    reads it.
     """
 
     embedding_model: str = EMBEDDING_MODEL
@@ -158,8 +159,8 @@ class EmotionEngine:
 
         A short message moves the state little; a long, clear one moves it most of the way.
         Empty or letterless text leaves the prior as it is (neutral without one).
-        ``embedding``: the vector memory computed for ``text`` with `embedding_model`
-        (optional; it makes the reading more accurate at almost no cost).
+        ``embedding``: the vector of ``text`` by `embedding_model` (memory's, by default;
+        optional, it makes the reading more accurate at almost no cost).
         """
         p, language, evidence, excitement = self.read(text, embedding=embedding)
         prior = self.prior(history, baseline)

@@ -356,8 +356,8 @@ class Guardrails:
     ) -> GuardVerdict:
         """Check a user's message (``history``: their earlier messages, oldest first).
 
-        ``embedding``: the message's memory embedding (``embedding_model``), if the caller
-        has computed it; it makes harmful requests, sensitive advice and sexual content
+        ``embedding``: the message's ``embedding_model`` vector (memory's, by default), if
+        the caller has computed it; it makes harmful requests, sensitive advice and sexual content
         easier to tell from benign messages that share their words, and a crisis from
         sadness that is safe (in a long English text, from the words of someone who
         supports a person at risk).

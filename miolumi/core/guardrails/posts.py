@@ -8,7 +8,7 @@ scores higher. In English, :func:`post_features` sums them up (the mean, the str
 how many are sure) next to how much of the text the writer spends on themself and how
 much on "you": someone at risk writes of "I"; someone supporting them writes to "you".
 A small logistic head over these (:class:`~miolumi.core.guardrails.classifier.PostHead`, with
-the text's memory embedding when the caller has it) gives the text's crisis score,
+the text's use-m3 embedding when the caller has it) gives the text's crisis score,
 calibrated so that a share of benign long posts reaches the flag threshold
 (``benchmarks/train_guardrails.py``). A text with a sentence a crisis rule matches
 still scores at least :data:`RULE_FLOOR`, the default flag threshold: one unmistakable
@@ -39,7 +39,8 @@ moved it from 0.57 to 0.53 (the 95 % interval over posts is about 0.13 wide). A 
 head of the posts' own, learned from the posts of the other folds (each sentence
 labelled by its writer's risk), does not replace it: read alone (its mean, strongest
 and share of sure sentences) it reached 0.51, and next to these features it added
-nothing (0.570 against 0.569); a head over the whole posts' words reached 0.46.
+nothing (0.570 against 0.569, before those rows went); a head over the whole posts'
+words reached 0.46.
 """
 
 from __future__ import annotations
