@@ -848,12 +848,6 @@ FRIENDLY_CHAT = [
 ]
 
 
-@pytest.mark.parametrize("text", FRIENDLY_CHAT)
-def test_friendly_chat_of_some_length_is_no_attack(text: str) -> None:
-    verdict = Guardrails().check_input(text)
-    assert verdict.action == "allow", verdict.scores
-
-
 #: Closeness a companion is asked for: not sexual content (blocked for a user of unknown
 #: age), nor a crisis ("sleep in your arms" is not "sleep forever").
 AFFECTION = [
@@ -865,8 +859,8 @@ AFFECTION = [
 ]
 
 
-@pytest.mark.parametrize("text", AFFECTION)
-def test_affection_is_neither_sexual_nor_a_crisis(text: str) -> None:
+@pytest.mark.parametrize("text", FRIENDLY_CHAT + AFFECTION)
+def test_friendly_chat_and_affection_pass(text: str) -> None:
     verdict = Guardrails().check_input(text, embedded=True)
     assert verdict.action == "allow", verdict.scores
     assert not verdict.crisis
