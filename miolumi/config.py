@@ -94,10 +94,12 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; unset means SQLite files in the data directory.",
     )
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(default=384, ge=1, le=32_768, description="Reply length cap.")
     request_timeout: float = Field(default=60.0, gt=0, description="Seconds per model call.")
-    max_retries: int = Field(default=1, ge=0, le=10)
+    max_retries: int = Field(
+        default=1, ge=0, le=10, description="Retries of a model call that failed."
+    )
     max_message_chars: int = Field(default=32_000, ge=1, description="Longest user message.")
     history_messages: int = Field(
         default=24, ge=2, le=1_000, description="Messages a thread keeps in its context window."

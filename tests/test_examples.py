@@ -1,12 +1,14 @@
-"""Docs are tested: every example in the README is a file that runs."""
+"""Docs are tested: every example in the README is a file that runs, every setting is listed."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from miolumi.config import Settings
 from miolumi.testing import FakeOpenAIServer
 
 ROOT = Path(__file__).parents[1]
@@ -32,6 +34,19 @@ def test_readme_embeds_each_example_verbatim() -> None:
     readme = (ROOT / "README.md").read_text()
     for example in EXAMPLES:
         assert example.read_text().strip() in readme, f"{example.name} differs from the README"
+
+
+def test_readme_lists_every_setting() -> None:
+    # As `MIOLUMI_NAME` or `MIOLUMI_NAME=value`, or in a row of variants
+    # ("MIOLUMI_BUDGET_USER_DAILY_USD, ..._USER_MONTHLY_USD").
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        name
+        for name in Settings.model_fields
+        if not re.search(rf"`MIOLUMI_{name.upper()}[`=]", readme)
+        and f"`..._{name.upper().partition('_')[2]}`" not in readme
+    ]
+    assert missing == []
 
 
 def test_embed_graph_example_runs(tmp_path: Path) -> None:
