@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from miolumi.core.guardrails.fastre import AnyPattern, WordPattern
 from miolumi.core.guardrails.verdict import Category
@@ -449,11 +450,14 @@ _MINOR = (
     r"\b(?:middle|elementary|primary) school(?:er)?s?\b|\b(?:young|little) (?:girl|boy)s?\b|"
     r"未成年|幼女|萝莉|蘿莉|儿童|兒童|小学生|初中生|中学生|(?:[1-9]|1[0-7])(?:岁|歳|才)|ロリ|ショタ|児童)"
 )
-_EXPLICIT = (
-    r"(?:\bsex(?:ual)? (?:scene|story|roleplay|acts?|content|fantas(?:y|ies)|chat)\b|\bsexy\b|"
+_EXPLICIT_TERMS = (
+    r"\bsex(?:ual)? (?:scene|story|roleplay|acts?|content|fantas(?:y|ies)|chat)\b|\bsexy\b|"
     r"\bnude|\bnaked\b|\bporn|\berotic|\bnsfw\b|\blewd\b|\bhentai\b|\bhave sex\b|\bintercourse\b|"
-    r"\bhorny\b|\bundress|做爱|性爱|色情|裸体|裸照|涩图|エロ|セックス|裸|えっち|エッチ|性行為)"
+    r"\bhorny\b|\bundress|做爱|性爱|色情|裸体|裸照|涩图|エロ|セックス|裸|えっち|エッチ|性行為"
 )
+_EXPLICIT = rf"(?:{_EXPLICIT_TERMS})"
+#: Whether any explicit term is there at all (most texts have none), searched fast.
+_EXPLICIT_ANY = AnyPattern(_EXPLICIT_TERMS)
 _PROTECTIVE = re.compile(
     r"\b(?:abuse|abused|protect|prevent|prevention|report|education|educate|talk to my|"
     r"define|definition|laws? (?:on|against|about)|"
@@ -481,6 +485,8 @@ SEXUAL_MINORS_SCORE = 0.97
 
 def sexual_minors(text: str) -> bool:
     """Whether an explicit sexual term and a reference to a minor appear close together."""
+    if not _EXPLICIT_ANY.found(text):
+        return False
     for match in _EXPLICIT_RE.finditer(text):
         window = text[max(0, match.start() - _NEAR) : match.end() + _NEAR]
         if _MINOR_RE.search(window):
@@ -595,7 +601,11 @@ def match_rules(text: str, rules: tuple[Rule, ...]) -> dict[str, tuple[float, st
     if sexual_minors(text):
         found["sexual_minors"] = (SEXUAL_MINORS_SCORE, "sexual-minors")
     scripts = _scripts(text)
+    # A crisis rule whose words are nowhere cannot match: searched once, for all of them.
+    possible = {id(rule) for rule in crisis_rules_in(text)}
     for rule in rules:
+        if rule.category == "self_harm" and id(rule) not in possible:
+            continue
         best = found.get(rule.category)
         if (best is None or best[0] < rule.score) and _hit(rule, text, scripts):
             found[rule.category] = (rule.score, rule.name)
@@ -608,10 +618,12 @@ def crisis_rule(text: str, rules: tuple[Rule, ...] = CRISIS_RULES) -> float:
     return max((r.score for r in rules if _hit(r, text, scripts)), default=0.0)
 
 
+@lru_cache(maxsize=16)
 def crisis_rules_in(text: str) -> tuple[Rule, ...]:
     """The crisis rules whose words occur in ``text``, in anyone's words.
 
     The only ones the sentences of ``text`` can match, so the only ones worth trying.
+    Kept for the last texts: one check asks for the same text more than once.
     """
     scripts = _scripts(text)
     return tuple(r for r in CRISIS_RULES if _in_script(r, scripts) and r.anywhere.found(text))
