@@ -288,9 +288,8 @@ def head_rows(
     head short texts but the ``crisis_only`` ones, the ``EVERYDAY_HEADS`` all, the rest
     all but those; no crisis head the ``not_crisis`` ones, nor the injection head the
     ``plain_tasks``."""
-    others = np.ones_like(long) if crisis_only is None else ~crisis_only
-    if head in EVERYDAY_HEADS:
-        others = np.ones_like(long)
+    everyone = crisis_only is None or head in EVERYDAY_HEADS
+    others = np.ones_like(long) if everyone else ~crisis_only
     if head == "self_harm":
         rows = ~long if joint else ~long & others
         return rows if not_crisis is None else rows & ~not_crisis

@@ -81,10 +81,9 @@ class Services:
 
 
 def _classifier_embeddings(settings: Settings, memory: MemoryManager) -> QueryEmbeddings | None:
-    bundled = UseM3Embedding()
-    if not settings.classifier_embeddings or memory.embedding_model == bundled.name():
+    if not settings.classifier_embeddings or memory.embedding_model == UseM3Embedding.name():
         return None
-    return QueryEmbeddings(bundled, size=CACHED_QUERIES)
+    return QueryEmbeddings(UseM3Embedding(), size=CACHED_QUERIES)
 
 
 def _guardrails(

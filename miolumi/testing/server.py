@@ -186,9 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, _error(f"Unknown route: {method} {path}", "unknown_url"))
         elif not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send_json(400, _error("Expected a JSON body with `messages`.", None))
-        elif body.get("model") not in fake.models:
-            message = f"The model `{body.get('model')}` does not exist."
-            self._send_json(404, _error(message, "model_not_found"))
+        elif not self._known_model(body, fake.models):
+            return
         elif body.get("stream"):
             self._stream(body)
         else:
