@@ -22,7 +22,10 @@ The shipped classifier was trained on these dev sets, so its figures are in-samp
 ``held-out`` columns are honest: each example is scored by a classifier trained on the
 other four of five folds (rules and policy unchanged; the post head, which reads long
 texts for crisis, learns from the C-SSRS posts of those folds only), which is what
-generalisation to the held-aside parts of these sources should look like.
+generalisation to the held-aside parts of these sources should look like. A held-out
+figure moves with the draw of the folds (by a few hundredths for the smaller sets), so
+each is the median over ``--splits`` draws (3 by default), and the headline figures are
+also shown on each draw.
 
 The headline rates of the last column (held-out with the embedding, when measured) are
 also given with a 95 % interval: Wilson for rates, and a bootstrap over the C-SSRS posts
@@ -60,7 +63,7 @@ Fresh own messages (``benchmarks/data/guardrails_fresh.tsv``): harmful requests 
 scary-but-benign questions in en, zh and ja that no classifier trains on, written to a
 taxonomy of policy areas; the shipped classifier's figures on them are out-of-sample.
 
-``python benchmarks/guardrails_eval.py --data ../shared/data`` (about eight minutes;
+``python benchmarks/guardrails_eval.py --data ../shared/data`` (about ten minutes;
 ``--no-cv`` skips the held-out columns, ``--no-embedding`` the ``+emb`` ones).
 """
 
@@ -175,17 +178,21 @@ def content_cases(
     examples: Sequence[Example],
     documents: Sequence[Document],
     requests: Sequence[tuple[str, str]] = (),
+    seed: int = 0,
 ) -> list[ContentCase]:
     """Every benign document, every BIPIA instruction in ``CARRIERS`` documents of its
     fold, and every own request in ``CARRIERS`` own documents of its fold and language
-    (chosen by a seed from its text, so every run builds the same cases)."""
+    (chosen by a seed from its text, so every run builds the same cases), with the folds
+    of the split ``seed``."""
+
+    def fold(text: str) -> int:
+        return fold_of(text, FOLDS, seed)
+
     by_fold: dict[int, list[Document]] = {}
     for d in documents:
-        by_fold.setdefault(fold_of(d.text, FOLDS), []).append(d)
+        by_fold.setdefault(fold(d.text), []).append(d)
     cases = [
-        ContentCase(
-            text=d.text, attack=False, source=d.source, lang=d.lang, fold=fold_of(d.text, FOLDS)
-        )
+        ContentCase(text=d.text, attack=False, source=d.source, lang=d.lang, fold=fold(d.text))
         for d in documents
     ]
 
@@ -195,14 +202,14 @@ def content_cases(
             position = POSITIONS[(k + rng.randrange(len(POSITIONS))) % len(POSITIONS)]
             cases.append(ContentCase(text=inject(carrier.text, instruction, position),
                                      attack=True, source=carrier.source, lang=carrier.lang,
-                                     fold=fold_of(instruction, FOLDS), **what))  # fmt: skip
+                                     fold=fold(instruction), **what))  # fmt: skip
 
     for e in examples:
         if e.source == "bipia":
-            pool = by_fold[fold_of(e.text, FOLDS)]
+            pool = by_fold[fold(e.text)]
             attacks(e.text, pool, plain=e.detail in PLAIN_TASKS, injected="bipia")
     for lang, text in requests:
-        pool = by_fold.get(fold_of(text, FOLDS), [])
+        pool = by_fold.get(fold(text), [])
         own = [d for d in pool if d.source == "own" and d.lang == lang]
         attacks(text, own, injected=f"own:{lang}")
     return cases
@@ -259,19 +266,19 @@ class Mix:
 MIX_SENTENCES = 5
 
 
-def crisis_mixes(examples: Sequence[Example]) -> list[Mix]:
+def crisis_mixes(examples: Sequence[Example], seed: int = 0) -> list[Mix]:
     """Each own crisis line and each own sad-but-safe line among ``MIX_SENTENCES - 1``
-    other own benign lines (chat and sad) of its fold and language, at a place and with
-    company chosen by a seed from its text."""
+    other own benign lines (chat and sad) of its fold (of the split ``seed``) and
+    language, at a place and with company chosen by a seed from its text."""
     pool: dict[tuple[int, str], list[str]] = {}
     for e in examples:
         if e.source in ("own:benign_chat", "own:benign_sad"):
-            pool.setdefault((fold_of(e.text, FOLDS), e.lang), []).append(e.text)
+            pool.setdefault((fold_of(e.text, FOLDS, seed), e.lang), []).append(e.text)
     out = []
     for e in examples:
         if e.source not in ("own:self_harm", "own:benign_sad"):
             continue
-        fold = fold_of(e.text, FOLDS)
+        fold = fold_of(e.text, FOLDS, seed)
         others = [t for t in pool.get((fold, e.lang), []) if t != e.text]
         rng = random.Random(zlib.crc32(e.text.encode("utf-8")))
         lines = rng.sample(others, min(MIX_SENTENCES - 1, len(others)))
@@ -537,13 +544,15 @@ def held_out(
     directives: Callable[[int], DirectiveHead] | None = None,
     mixes: Sequence[Mix] = (),
     mix_embeddings: np.ndarray | None = None,
+    seed: int = 0,
 ) -> HeldOut:
-    """Each example scored by guardrails whose classifier never saw its fold: without its
-    embedding, and with it; each content case by ``check_content`` with that fold's
-    classifier and directive head; each mixed message like the examples."""
+    """Each example scored by guardrails whose classifier never saw its fold (of the
+    split ``seed``): without its embedding, and with it; each content case by
+    ``check_content`` with that fold's classifier and directive head; each mixed message
+    like the examples. (``content`` and ``mixes`` must be built with the same ``seed``.)"""
     grams = grams_of([e.text for e in examples])
     long = long_mask([e.text for e in examples])
-    folds = np.array([fold_of(e.text, FOLDS) for e in examples])
+    folds = np.array([fold_of(e.text, FOLDS, seed) for e in examples])
     long_shift = shipped_classifier().info.get(SHIFT_KEY, 0.0)
     long_fpr = float(shipped_classifier().info.get("long_fpr", 0.3))  # type: ignore[arg-type]
     plain: dict[int, GuardVerdict] = {}
@@ -587,17 +596,17 @@ def held_out(
     )
 
 
-def fold_directives(data: Path) -> Callable[[int], DirectiveHead]:
-    """The directive head of each fold, n-gram head and embedding stage trained without
-    it, with the shipped calibration. (The stage's n-gram input is the out-of-fold logit
-    of the training script, whose models saw the held-out fold: a small leak, into one
-    feature of the stage.)"""
+def fold_directives(data: Path, seed: int = 0) -> Callable[[int], DirectiveHead]:
+    """The directive head of each fold (of the split ``seed``), n-gram head and embedding
+    stage trained without it, with the shipped calibration. (The stage's n-gram input is
+    the out-of-fold logit of the training script, whose models saw the held-out fold: a
+    small leak, into one feature of the stage.)"""
     items = directive_items(data)
     grams = [directive_features(i.text) for i in items]
-    folds = folds_of(items)
+    folds = folds_of(items, seed)
     labels = np.array([i.directive for i in items])
     shipped = shipped_directive_head()
-    oof = out_of_fold(items, grams)
+    oof = out_of_fold(items, grams, seed)
     mask = candidates(items, oof)
     vectors = candidate_vectors(items, mask)
 
@@ -645,6 +654,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--no-cv", action="store_true", help="skip the held-out columns")
     parser.add_argument(
+        "--splits",
+        type=int,
+        default=3,
+        help="splits into folds the held-out columns are measured on (their median is shown)",
+    )
+    parser.add_argument(
         "--no-embedding", action="store_true", help="skip the columns with the embedding"
     )
     args = parser.parse_args()
@@ -686,24 +701,34 @@ def main() -> None:
         results["shipped+emb"], timings["guardrails+emb"] = run_embedded(
             guard, examples, embeddings
         )
-    if not args.no_cv:
-        cv = held_out(
-            examples, shipped_shifts(), embeddings, cases, fold_directives(args.data),
-            mixes, mix_embeddings,
-        )  # fmt: skip
-        results["held-out"] = cv.plain
-        mix_columns["held-out"] = mix_figures(mixes, cv.mixes)
-        if cv.joint:
-            results["held-out+emb"] = cv.joint
-            mix_columns["held-out+emb"] = mix_figures(mixes, cv.mixes_joint)
-        content_columns["held-out"] = content_figures(cases, cv.documents)
     columns = {n: figures(examples, r) for n, r in results.items()}
+    area_columns = {n: area_rates(examples, r) for n, r in results.items()}
+    last = results[list(results)[-1]]
+    splits = [] if args.no_cv else [
+        held_out_split(args.data, examples, embeddings, seed, cases if seed == 0 else None,
+                       mixes if seed == 0 else None, mix_embeddings if seed == 0 else None)
+        for seed in range(args.splits)
+    ]  # fmt: skip
+    if splits:
+        for name in splits[0].columns:
+            columns[name] = median_of([s.columns[name] for s in splits])
+            area_columns[name] = {
+                area: median_pair([s.areas[name][area] for s in splits])
+                for area in splits[0].areas[name]
+            }
+            mix_columns[name] = median_of([s.mixes[name] for s in splits])
+        content_columns["held-out"] = median_of([s.content for s in splits])
+        last = splits[0].last
     names = list(columns)
-    print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv\n")
+    print(f"{len(examples)} examples from {args.data} and benchmarks/data/guardrails_own.tsv")
+    if splits:
+        print(f"held-out columns: the median over {len(splits)} splits into folds")
+    print()
     print_table(columns)
-    report_intervals(names[-1], intervals(examples, results[names[-1]]))
+    report_intervals(names[-1] + (", split 0" if splits else ""), intervals(examples, last))
+    if len(splits) > 1:
+        report_splits(names[-1], [s.columns[names[-1]] for s in splits])
     print("\nforbidden questions per policy area, detected / blocked")
-    area_columns = {n: area_rates(examples, results[n]) for n in names}
     for area in area_columns["shipped"]:
         print(f"  {area:42}" + "".join(
             f"{area_columns[n][area][0]:>7.2f}/{area_columns[n][area][1]:<5.2f}" for n in names
@@ -730,6 +755,74 @@ def main() -> None:
         cuts = statistics.quantiles(cost, n=100)
         print(f"  embedding one message (paid by memory, or for the classifiers) "
               f"p50 {statistics.median(cost):.3f}  p95 {cuts[94]:.3f}")  # fmt: skip
+
+
+@dataclass
+class Split:
+    """The held-out figures of one split into folds."""
+
+    columns: dict[str, dict[str, float]]
+    """``held-out`` and, with embeddings, ``held-out+emb``: :func:`figures`."""
+    areas: dict[str, dict[str, tuple[float, float]]]
+    mixes: dict[str, dict[str, float]]
+    content: dict[str, float]
+    last: Sequence[GuardVerdict]
+    """The verdicts of the last column (for the intervals)."""
+
+
+def held_out_split(
+    data: Path,
+    examples: Sequence[Example],
+    embeddings: np.ndarray | None,
+    seed: int,
+    cases: Sequence[ContentCase] | None = None,
+    mixes: Sequence[Mix] | None = None,
+    mix_embeddings: np.ndarray | None = None,
+) -> Split:
+    """Every held-out figure with the folds of the split ``seed`` (the content cases and
+    mixed messages built for it unless given)."""
+    if cases is None:
+        cases = content_cases(
+            examples, own_documents() + locomo_documents(data), own_requests(), seed
+        )
+    if mixes is None:
+        mixes = crisis_mixes(examples, seed)
+        mix_embeddings = None if embeddings is None else embed_all([m.text for m in mixes])
+    cv = held_out(
+        examples, shipped_shifts(), embeddings, cases, fold_directives(data, seed),
+        mixes, mix_embeddings, seed,
+    )  # fmt: skip
+    results: dict[str, Sequence[GuardVerdict]] = {"held-out": cv.plain}
+    mix_results = {"held-out": cv.mixes}
+    if cv.joint:
+        results["held-out+emb"] = cv.joint
+        mix_results["held-out+emb"] = cv.mixes_joint
+    return Split(
+        columns={n: figures(examples, r) for n, r in results.items()},
+        areas={n: area_rates(examples, r) for n, r in results.items()},
+        mixes={n: mix_figures(mixes, r) for n, r in mix_results.items()},
+        content=content_figures(cases, cv.documents),
+        last=results[list(results)[-1]],
+    )
+
+
+def median_of(columns: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over ``columns`` (figures of the same name)."""
+    return {key: float(np.median([c[key] for c in columns])) for key in columns[0]}
+
+
+def median_pair(pairs: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The median of each part of ``pairs``."""
+    return float(np.median([p[0] for p in pairs])), float(np.median([p[1] for p in pairs]))
+
+
+def report_splits(name: str, columns: Sequence[dict[str, float]]) -> None:
+    """The headline figures of ``name`` on each split, to show how far the draw moves them."""
+    print(f"\n{name} on each split into folds (median, then splits 0..{len(columns) - 1})")
+    for figure in [*INTERVAL_FIGURES, "crisis recall C-SSRS at FPR 0.10 (moved cut)"]:
+        values = [c[figure] for c in columns]
+        print(f"  {figure:44} {np.median(values):.3f}  "
+              + " ".join(f"{v:.3f}" for v in values))  # fmt: skip
 
 
 Figures = Callable[[Sequence[Example], Sequence[GuardVerdict | set[str]]], dict[str, float]]

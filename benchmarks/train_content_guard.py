@@ -141,14 +141,16 @@ def fit(grams: Sequence[Sequence[str]], labels: npt.NDArray[np.bool_]) -> Direct
                          bias=float(model.intercept_[0]), info={})  # fmt: skip
 
 
-def folds_of(items: Sequence[Item]) -> npt.NDArray[np.int64]:
+def folds_of(items: Sequence[Item], seed: int = 0) -> npt.NDArray[np.int64]:
     """The fold of each item, by its group (``fold_of``, as every guard script splits)."""
-    return np.array([fold_of(i.group, FOLDS) for i in items])
+    return np.array([fold_of(i.group, FOLDS, seed) for i in items])
 
 
-def out_of_fold(items: Sequence[Item], grams: Sequence[Sequence[str]]) -> npt.NDArray[np.float64]:
-    """Each item's logit from the head fitted without its fold."""
-    folds = folds_of(items)
+def out_of_fold(
+    items: Sequence[Item], grams: Sequence[Sequence[str]], seed: int = 0
+) -> npt.NDArray[np.float64]:
+    """Each item's logit from the head fitted without its fold (of the split ``seed``)."""
+    folds = folds_of(items, seed)
     labels = np.array([i.directive for i in items])
     out = np.zeros(len(items))
     for f in range(FOLDS):
