@@ -1078,6 +1078,28 @@ def test_taking_a_life_is_told_from_taking_it_back(text: str, crisis: bool) -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "crisis"),
+    [
+        ("Tonight is my last night.", True),
+        ("tonight's my last night", True),
+        ("This is my last night alive.", True),
+        ("Today is my last day on earth.", True),
+        ("今晚是我活着的最后一晚", True),
+        ("今晚是我最后一晚了。", True),
+        ("今夜が最後の夜です。", True),
+        ("Tonight is my last night in Tokyo!", False),
+        ("Tonight is my last night at the hotel.", False),
+        ("This is my last night shift before the holidays.", False),
+        ("Today is my last day at work.", False),
+        ("今晚是我在北京的最后一晚", False),
+        ("今夜が旅行の最後の夜です", False),
+    ],
+)
+def test_a_last_night_is_told_from_a_last_night_somewhere(text: str, crisis: bool) -> None:
+    assert bool(match_rules(normalize(text).full, INPUT_RULES).get("self_harm")) is crisis
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I have been stockpiling my sleeping pills for weeks.",

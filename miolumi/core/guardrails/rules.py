@@ -205,6 +205,11 @@ WARNING_SIGNS = _rules(
     r"[^.\n]{0,30}\b(?:longer|anymore|soon|after|next)\b",
     r"\bi(?:'m| am) (?:just )?(?:a|such a|nothing but a) burden\b",
     r"\b(?:tonight|today) is the (?:night|day)\b",
+    # A last night said as the end ("tonight is my last night."), not a last night somewhere
+    # ("...my last night in Tokyo", "...my last night shift").
+    r"\b(?:tonight|this)(?:'s| is| will be) my (?:very )?last night\b"
+    r"(?= *(?:[.!…]|$|alive\b|on (?:this )?earth\b|ever\b))|"
+    r"\bmy last (?:night|day) (?:alive|on (?:this )?earth)\b",
     r"\bi(?:'m| am) (?:standing|sitting) (?:on|at) (?:the|a) (?:roof|ledge|bridge|edge|tracks)",
     r"\b(?:sleep|fall asleep) (?:forever|and never wake up)\b|\bnever wake up again\b",
     r"\bwant (?:the pain|it|everything|this) to (?:end|stop) (?:forever|for good|permanently)\b",
@@ -229,10 +234,14 @@ WARNING_SIGNS = _rules(
     r"(?:攒|存|囤)(?:了)?(?:很多|好多|一堆)?(?:安眠)?药|(?:我)?(?:已经)?写(?:好)?了遗书|"
     r"把(?:东西|东西都)送人|是(?:所有人|大家|家里)的(?:累赘|负担)|站在(?:天台|楼顶|桥上|窗台)|"
     r"再也不(?:要)?醒来|结束这一切|(?:从楼上|往下)跳|我又(?:划|割)了?自己|"
+    r"(?:今晚|今天)(?:就)?是我(?:的)?(?:活着的|在(?:这个)?世上的|人生的)?最后一(?:晚|夜|天)"
+    r"(?=了?[。！!…\n]|了?$)|我(?:活着的|在(?:这个)?世上的)最后一(?:晚|夜|天)|"
     r"这(?:可能|大概|应该)?是(?:我)?最后一次(?:跟|和|给)你说话|"
     r"(?:想|打算|准备)(?:去)?(?:卧轨|跳轨|(?:跳|卧|躺)(?:到|进|向|上)?(?:地铁|火车)?(?:轨道|铁轨))|"
     r"我[^。！？\n，,]{0,4}(?:买|准备)好?了(?:一)?(?:根|条|捆)?(?:绳子|绳索)(?=[。！？!?…\n]|$)",
     r"遺書を書|薬を(?:ため|貯め)|(?:全部|全て)終わり(?:にし|にす)|(?:みんなの|家族の)重荷|"
+    r"今夜が(?:私の|僕の|俺の)?(?:人生)?最後の夜(?:だ|です|になる)?(?=[。！!…\n]|$)|"
+    r"生きている最後の(?:日|夜)|"
     r"屋上に(?:立|い)|飛び込みたく|また(?:腕を)?切った|"
     r"(?:電車|線路|踏切)に飛び込(?:みたい|もう|むつもり|んで死|むこと)|"
     r"(?:私|自分|僕|俺)(?:は|って|なんて|が)?(?:ただの|みんなの|家族の)?(?:お荷物|足手まとい)"
