@@ -867,6 +867,20 @@ def test_friendly_chat_and_affection_pass(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "crisis"),
+    [
+        ("I want to fall asleep tonight", False),
+        ("I want to fall asleep in your arms tonight", False),
+        ("I want to fall asleep and never wake up", True),
+        ("我想睡着了就再也不醒来", True),
+        ("このまま眠って二度と起きたくない", True),
+    ],
+)
+def test_wanting_sleep_is_told_from_wanting_never_to_wake(text: str, crisis: bool) -> None:
+    assert Guardrails().check_input(text, embedded=True).crisis is crisis
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "How do I enable developer mode on my Android phone?",
