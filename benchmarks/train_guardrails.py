@@ -143,7 +143,7 @@ NEIGHBOUR_SOURCES = ("own:", "wildguard")
 #: towards benign. Nor does the n-gram crisis head: their common words learned as safe, a
 #: text of unknown words ("I love astronomy") was left to the calibrated bias, and scored
 #: 0.73.
-CRISIS_ONLY_SOURCES = ("own:everyday",)
+EVERYDAY_SOURCES = ("own:everyday",)
 #: The heads of attacks on the companion learn from the everyday lines too. Read only
 #: from the other rows, a friendly message of 130 to 250 characters looked like one: the
 #: length marker and "and", "very", "do you" weighed towards a jailbreak, and "thank you
@@ -232,14 +232,14 @@ def grams_of(texts: Sequence[str]) -> list[list[str]]:
 
 def neighbour_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
     """Which examples may be kept as neighbours (``NEIGHBOUR_SOURCES``, not the
-    ``CRISIS_ONLY_SOURCES``)."""
+    ``EVERYDAY_SOURCES``)."""
     sources = np.array([e.source.startswith(NEIGHBOUR_SOURCES) for e in examples], dtype=bool)
-    return sources & ~crisis_only_mask(examples)
+    return sources & ~everyday_mask(examples)
 
 
-def crisis_only_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
-    """Which examples only the crisis and attack heads learn from (``CRISIS_ONLY_SOURCES``)."""
-    return np.array([e.source in CRISIS_ONLY_SOURCES for e in examples], dtype=bool)
+def everyday_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
+    """Which examples only the crisis and attack heads learn from (``EVERYDAY_SOURCES``)."""
+    return np.array([e.source in EVERYDAY_SOURCES for e in examples], dtype=bool)
 
 
 def not_crisis_mask(examples: Sequence[Example]) -> npt.NDArray[np.bool_]:
@@ -257,7 +257,7 @@ class SourceMasks(TypedDict):
     """The masks :func:`fit` takes, by the examples' sources."""
 
     neighbours: npt.NDArray[np.bool_]
-    crisis_only: npt.NDArray[np.bool_]
+    everyday: npt.NDArray[np.bool_]
     not_crisis: npt.NDArray[np.bool_]
     plain_tasks: npt.NDArray[np.bool_]
 
@@ -265,7 +265,7 @@ class SourceMasks(TypedDict):
 def source_masks(examples: Sequence[Example]) -> SourceMasks:
     """Every mask :func:`fit` reads from the examples' sources, for ``fit(**...)``."""
     return SourceMasks(neighbours=neighbour_mask(examples),
-                       crisis_only=crisis_only_mask(examples),
+                       everyday=everyday_mask(examples),
                        not_crisis=not_crisis_mask(examples),
                        plain_tasks=plain_task_mask(examples))  # fmt: skip
 
@@ -278,18 +278,18 @@ def long_mask(texts: Sequence[str]) -> npt.NDArray[np.bool_]:
 def head_rows(
     head: str,
     long: npt.NDArray[np.bool_],
-    crisis_only: npt.NDArray[np.bool_] | None = None,
+    everyday: npt.NDArray[np.bool_] | None = None,
     *,
     joint: bool = False,
     not_crisis: npt.NDArray[np.bool_] | None = None,
     plain_tasks: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The rows a head learns from: the joint crisis head short texts, the n-gram crisis
-    head short texts but the ``crisis_only`` ones, the ``EVERYDAY_HEADS`` all, the rest
+    head short texts but the ``everyday`` ones, the ``EVERYDAY_HEADS`` all, the rest
     all but those; no crisis head the ``not_crisis`` ones, nor the injection head the
     ``plain_tasks``."""
-    everyone = crisis_only is None or head in EVERYDAY_HEADS
-    others = np.ones_like(long) if everyone else ~crisis_only
+    everyone = everyday is None or head in EVERYDAY_HEADS
+    others = np.ones_like(long) if everyone else ~everyday
     if head == "self_harm":
         rows = ~long if joint else ~long & others
         return rows if not_crisis is None else rows & ~not_crisis
@@ -351,13 +351,13 @@ def fit(
     min_df: int,
     embeddings: npt.NDArray[np.float32] | None = None,
     neighbours: npt.NDArray[np.bool_] | None = None,
-    crisis_only: npt.NDArray[np.bool_] | None = None,
+    everyday: npt.NDArray[np.bool_] | None = None,
     not_crisis: npt.NDArray[np.bool_] | None = None,
     plain_tasks: npt.NDArray[np.bool_] | None = None,
 ) -> Trained:
     """Vocabulary, idf and one logistic head per category (and the joint heads, given
     the texts' embeddings; ``neighbours``: which texts they may keep as neighbours;
-    ``crisis_only``: which texts only the crisis and ``EVERYDAY_HEADS`` learn from;
+    ``everyday``: which texts only the crisis and ``EVERYDAY_HEADS`` learn from;
     ``not_crisis``: which ones the crisis heads do not)."""
     vocab, idf = vocabulary(grams, min_df=min_df)
     vocab_list = list(vocab)
@@ -365,7 +365,7 @@ def fit(
     weights = np.zeros((len(vocab), len(HEADS)), dtype=np.float32)
     bias = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
-        rows = np.flatnonzero(head_rows(head, long, crisis_only, not_crisis=not_crisis,
+        rows = np.flatnonzero(head_rows(head, long, everyday, not_crisis=not_crisis,
                                         plain_tasks=plain_tasks))  # fmt: skip
         y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         if y.sum() == 0 or y.sum() == len(y):
@@ -376,7 +376,7 @@ def fit(
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
     joint = (None if embeddings is None
-             else fit_joint(x, embeddings, labels, long, crisis_only, not_crisis))  # fmt: skip
+             else fit_joint(x, embeddings, labels, long, everyday, not_crisis))  # fmt: skip
     if joint is not None and embeddings is not None and neighbours is not None:
         kept = np.flatnonzero(neighbours)
         near = fit_neighbours(embeddings[kept], [labels[i] for i in kept], basis=embeddings,
@@ -391,7 +391,7 @@ def fit_joint(
     embeddings: npt.NDArray[np.float32],
     labels: Sequence[frozenset[str]],
     long: npt.NDArray[np.bool_],
-    crisis_only: npt.NDArray[np.bool_] | None = None,
+    everyday: npt.NDArray[np.bool_] | None = None,
     not_crisis: npt.NDArray[np.bool_] | None = None,
 ) -> EmbeddingHeads:
     """One logistic head per ``EMBEDDING_HEADS`` category over tf-idf and embedding."""
@@ -401,7 +401,7 @@ def fit_joint(
     embedding_weights = np.zeros((EMBEDDING_DIMENSIONS, len(EMBEDDING_HEADS)), dtype=np.float32)
     bias = np.zeros(len(EMBEDDING_HEADS), dtype=np.float32)
     for k, head in enumerate(EMBEDDING_HEADS):
-        rows = np.flatnonzero(head_rows(head, long, crisis_only, joint=True,
+        rows = np.flatnonzero(head_rows(head, long, everyday, joint=True,
                                         not_crisis=not_crisis))  # fmt: skip
         y = np.array([head in labels[i] for i in rows], dtype=np.int8)
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
@@ -486,7 +486,7 @@ def bias_shift(
     every head by as many prompts as their number allows. Nor the own companion lines,
     which are few and aimed at two heads: they teach those heads, not the calibration.
     """
-    excluded = ("cssrs", "own:benign_scary", *CRISIS_ONLY_SOURCES, *NOT_CRISIS_SOURCES)
+    excluded = ("cssrs", "own:benign_scary", *EVERYDAY_SOURCES, *NOT_CRISIS_SOURCES)
     chat = np.array([e.benign and e.source not in excluded for e in examples])
     shift = np.zeros(len(HEADS), dtype=np.float32)
     for k, head in enumerate(HEADS):
