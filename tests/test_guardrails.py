@@ -541,6 +541,15 @@ def test_stream_replaces_only_the_blocked_sentence(guard: Guardrails) -> None:
     assert len(stream.blocked) == 1
 
 
+def test_a_sentence_after_a_blocked_contraction_is_kept(guard: Guardrails) -> None:
+    # "can't." ended no sentence (its "t." read as an initial): the next one went with it.
+    reply = "As an AI language model, I can't. But I really love talking with you! Tell me more."
+    stream = GuardedStream(guardrails=guard, context=output_context(language="en"))
+    shown = [p.text for i in range(0, len(reply), 4) for p in stream.push(reply[i : i + 4])]
+    text = "".join(shown + [p.text for p in stream.flush()])
+    assert text == "But I really love talking with you! Tell me more."
+
+
 def test_crisis_resources_follow_language_and_locale() -> None:
     table = CrisisTable.create(overrides={"en-GB": ["Samaritans: 116 123"]}, locale="en-GB")
     assert table.for_language("en") == ("Samaritans: 116 123",)

@@ -32,6 +32,10 @@ CASES = [
     ("J. R. R. Tolkien wrote it. Read it.", ["J. R. R. Tolkien wrote it.", "Read it."]),
     ("First line\n\nSecond part", ["First line", "Second part"]),
     ("Hello there", ["Hello there"]),
+    ("I can't. Okay then. It's fine.", ["I can't.", "Okay then.", "It's fine."]),
+    ("Don’t. Please stop.", ["Don’t.", "Please stop."]),
+    ("The answer is no. Let's move on.", ["The answer is no.", "Let's move on."]),
+    ("See No. 5 first. Then rest.", ["See No. 5 first.", "Then rest."]),
 ]
 
 

@@ -39,7 +39,10 @@ _CJK_END = "。！？．"
 _CLOSERS = "\"'”’)]}」』】》）〉"
 _LATIN_END = ".!?…"
 _SOFT_BREAKS = ",;:、，；：—"
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+# Not the end of a contraction: the "t" of "can't." is no initial.
+_WORD_BEFORE = re.compile(r"(?<![\w'’])([A-Za-z][A-Za-z.]*)\.$")
+#: Abbreviations only before a number: "No. 5", not "I said no. Then...".
+_BEFORE_NUMBER = frozenset({"no"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,7 @@ class SentenceSplitter:
             return False  # wait for what comes next
         if following[0].islower():
             return False  # "Well... you know", "e.g. this"
-        return not (text[i] == "." and _is_abbreviation(text[: i + 1]))
+        return not (text[i] == "." and _is_abbreviation(text[: i + 1], following))
 
 
 def _after_closers(text: str, index: int) -> int:
@@ -155,11 +158,17 @@ def _after_closers(text: str, index: int) -> int:
     return index
 
 
-def _is_abbreviation(head: str) -> bool:
+def _is_abbreviation(head: str, following: str) -> bool:
+    """Whether the full stop ending ``head`` ends an abbreviation or an initial.
+
+    ``following``: the text after it ("No. 5" is one; "no. Then" is not).
+    """
     match = _WORD_BEFORE.search(head)
     if not match:
         return False
     word = match.group(1).lower()
+    if word in _BEFORE_NUMBER:
+        return following[:1].isdigit()
     return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
