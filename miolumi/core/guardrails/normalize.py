@@ -191,7 +191,10 @@ def _fold(text: str) -> tuple[str, bool]:
     raw = unicodedata.normalize("NFKC", text)
     cleaned = raw.translate(_INVISIBLE)
     tricks = cleaned != raw
-    lowered = cleaned.lower()
+    # Turkish dotted and dotless i: "İ" lowers to "i" and a combining dot, which parts the
+    # word ("i̇gnore" read as "i" "gnore"); "ı" is an i to every rule. Letters of a
+    # language, not a trick.
+    lowered = cleaned.lower().replace("i\u0307", "i").replace("ı", "i")
     capped = lowered.translate(_SMALL_CAPS)
     tricks |= capped != lowered
     lowered = capped
