@@ -338,6 +338,23 @@ def test_a_misspelt_policy_key_is_refused_by_name(table: dict[str, object], name
     assert "guard_policy" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ("abc", "guard_policy is a table"),
+        (["lumi"], "not list"),
+        ({"products": ["lumi"]}, "guard_policy.products is a table, not list"),
+        ({"personas": {"kai": "strict"}}, "guard_policy.personas.kai is a table of settings"),
+        ({"default": ["x"]}, "guard_policy.default is a table, not list"),
+        ({"personas": None}, "guard_policy.personas is a table, not NoneType"),
+    ],
+)
+def test_a_policy_table_of_the_wrong_shape_is_refused_by_name(table: object, named: str) -> None:
+    # Each failed with a bare AttributeError or TypeError, or read "abc" as three parts.
+    with pytest.raises(GuardPolicyError, match=re.escape(named)):
+        PolicyBook(table=table)  # type: ignore[arg-type]
+
+
 def test_the_products_a_policy_may_name_are_the_callers() -> None:
     assert (
         PolicyBook(table={"products": {"kiosk": {"sexual": "block"}}})

@@ -207,6 +207,36 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def _shaped(table: object) -> Mapping[str, Any]:
+    """``table`` if it has the shape of a ``guard_policy`` table.
+
+    Tables of tables where tables are expected: a list or a string there was read as its
+    letters, or failed with a bare ``AttributeError``.
+    """
+    fix = " Fix the guard_policy setting."
+    if not isinstance(table, Mapping):
+        raise GuardPolicyError(
+            f"guard_policy is a table ('default', 'products', 'personas'), not "
+            f"{type(table).__name__}.{fix}"
+        )
+    for part, value in table.items():
+        if part not in _PARTS:
+            continue  # named as unknown by the caller
+        if not isinstance(value, Mapping):
+            raise GuardPolicyError(
+                f"guard_policy.{part} is a table, not {type(value).__name__}.{fix}"
+            )
+        if part == "default":
+            continue
+        for name, policy in value.items():
+            if not isinstance(policy, Mapping):
+                raise GuardPolicyError(
+                    f"guard_policy.{part}.{name} is a table of settings, not "
+                    f"{type(policy).__name__}.{fix}"
+                )
+    return table
+
+
 class PolicyBook:
     """Resolves the policy of a (product, persona) pair from the ``guard_policy`` table."""
 
@@ -214,7 +244,7 @@ class PolicyBook:
         self, *, table: Mapping[str, Any] | None = None, products: Collection[str] | None = None
     ) -> None:
         """``products``: the product names ``products.<name>`` may use (any, if None)."""
-        self.table: Mapping[str, Any] = table or {}
+        self.table: Mapping[str, Any] = _shaped(table or {})
         unknown = set(self.table) - _PARTS
         if unknown:
             raise GuardPolicyError(
