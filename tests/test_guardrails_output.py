@@ -295,6 +295,17 @@ def test_a_phrase_cut_in_two_is_read_whole() -> None:
     assert "cannot feel" not in stream.text and stream.text.endswith(f" {NEXT}")
 
 
+def test_no_word_of_a_phrase_cut_in_two_is_shown() -> None:
+    # The piece before the cut passed and was shown, "you should kill" with it.
+    sentence = long_sentence("and honestly you should kill", "yourself because nobody cares.")
+    stream = GuardedStream(guardrails=Guardrails(), context=output_context())
+    first = SentenceSplitter().push_split(f"{sentence} {NEXT}")[0]
+    assert first.cut and first.text.endswith("you should kill")
+    stream_through(stream, f"{sentence} {NEXT}")
+    assert len(stream.blocked) == 1
+    assert "kill" not in stream.text and stream.text.endswith(f" {NEXT}")
+
+
 def test_a_replaced_piece_is_no_context_for_the_next_sentence() -> None:
     sentence = long_sentence("I am just a language model and", "honestly so on.")
     stream = GuardedStream(guardrails=Guardrails(), context=output_context())

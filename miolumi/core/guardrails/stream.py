@@ -8,8 +8,10 @@ for more than the sentence in progress.
 
 A sentence without punctuation is cut into pieces (``max_chars`` of the splitter). A
 piece after a cut is checked with the end of the piece before it (:data:`CONTEXT_CHARS`),
-so a phrase split by the cut ("as an AI" | "language model") is still read whole; once a
-piece is replaced, the rest of its sentence is dropped, up to the sentence's end.
+so a phrase split by the cut ("as an AI" | "language model") is still read whole; that
+end is held back until the next piece passes too, so no word of a blocked phrase is shown
+("you should kill" | "yourself"). Once a piece is replaced, the rest of its sentence is
+dropped, up to the sentence's end.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class GuardedStream:
     """The end of the last piece when it was cut mid-sentence: read again with the next."""
     _dropping: bool = False
     """A piece of the sentence in progress was replaced: the rest of it is dropped."""
+    _held: str = ""
+    """The end of a passed piece cut mid-sentence (the context): released with the next."""
 
     @property
     def text(self) -> str:
@@ -69,6 +73,9 @@ class GuardedStream:
         """End of the reply: check and release the last sentence."""
         rest = self.splitter.flush()
         piece = self._release(rest, cut=False) if rest else None
+        if piece is None and self._held:
+            self._out.append(self._held)
+            piece = Piece(text=self._held, parts=(self._held,))
         self._clear()
         return [piece] if piece is not None else []
 
@@ -82,6 +89,7 @@ class GuardedStream:
         self._chunks.clear()
         self._context = ""
         self._dropping = False
+        self._held = ""
 
     def _take(self, sentence: str) -> list[str]:
         """The raw chunks of ``sentence`` and the space around it, removed from the buffer."""
@@ -116,8 +124,12 @@ class GuardedStream:
         self._context = _context(raw) if cut else ""
         verdict = self.guardrails.check_output(read, context=self.context)
         if verdict.action != "block":
-            self._out.append(raw)
-            return Piece(text=raw, parts=tuple(p for p in parts if p))
+            held, self._held = self._held, self._context
+            parts = _without_tail([held, *parts], len(self._held))
+            shown = "".join(parts)
+            self._out.append(shown)
+            return Piece(text=shown, parts=tuple(p for p in parts if p)) if shown else None
+        self._held = ""  # replaced with the rest of its sentence
         self.blocked.append(verdict)
         self._dropping = cut
         self._context = ""  # what was replaced is no context for the next sentence
@@ -136,6 +148,18 @@ class GuardedStream:
             return None
         self._out.append(tail)
         return Piece(text=tail, parts=(tail,))
+
+
+def _without_tail(parts: list[str], size: int) -> list[str]:
+    """``parts`` without their last ``size`` characters."""
+    out = list(parts)
+    while size > 0 and out:
+        last = out.pop()
+        if len(last) > size:
+            out.append(last[: len(last) - size])
+            break
+        size -= len(last)
+    return out
 
 
 def _context(piece: str) -> str:
