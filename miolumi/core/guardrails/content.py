@@ -106,32 +106,56 @@ def segments(text: str) -> list[str]:
     """The lines and sentences of ``text``, a fenced code block kept with the line before.
 
     At most :data:`MAX_SEGMENTS` (head and tail), each at most
-    :data:`MAX_SEGMENT_CHARS` long.
+    :data:`MAX_SEGMENT_CHARS` long. A code block too long to be read whole is read line
+    by line, and a longer line in pieces: nothing past a cut goes unread, where an
+    instruction could hide.
     """
     out: list[str] = []
     block: list[str] | None = None
+
+    def add(lines: list[str]) -> None:
+        code = "\n".join(lines)
+        joined = f"{out[-1]}\n{code}" if out else code
+        if len(joined) <= MAX_SEGMENT_CHARS:
+            out[-1:] = [joined]
+        else:
+            out.extend(s for line in lines if not _FENCE.match(line) for s in _sentences(line))
+
     for line in text.splitlines():
         if _FENCE.match(line):
             if block is None:
                 block = [line]
                 continue
-            block.append(line)
-            code = "\n".join(block)
-            if out:
-                out[-1] = f"{out[-1]}\n{code}"
-            else:
-                out.append(code)
+            add([*block, line])
             block = None
             continue
         if block is not None:
             block.append(line)
             continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        out.extend(_sentences(line))
     if block is not None:
-        out.append("\n".join(block))
+        add(block)
     if len(out) > MAX_SEGMENTS:
         out = out[: MAX_SEGMENTS - TAIL_SEGMENTS] + out[-TAIL_SEGMENTS:]
-    return [s[:MAX_SEGMENT_CHARS] for s in out]
+    return out
+
+
+def _sentences(line: str) -> list[str]:
+    """The sentences of one line, each at most :data:`MAX_SEGMENT_CHARS` long.
+
+    A longer one is cut at a space into pieces.
+    """
+    out = []
+    for sentence in _SENTENCE_END.split(line):
+        rest = sentence.strip()
+        while len(rest) > MAX_SEGMENT_CHARS:
+            cut = rest.rfind(" ", 0, MAX_SEGMENT_CHARS)
+            cut = cut if cut > MAX_SEGMENT_CHARS // 2 else MAX_SEGMENT_CHARS
+            out.append(rest[:cut])
+            rest = rest[cut:].strip()
+        if rest:
+            out.append(rest)
+    return out
 
 
 def cue_features(segment: str) -> list[str]:
