@@ -885,7 +885,16 @@ AFFECTION = [
 ]
 
 
-@pytest.mark.parametrize("text", FRIENDLY_CHAT + AFFECTION)
+#: A word said again and again: "no" weighed as in "no rules" (a jailbreak block, refused
+#: as an attempt), "stop" as in "make it stop" (crisis care).
+EMPHATIC = [
+    "no no no no no no no no no no",
+    "No no no no no!",
+    "stop stop stop stop stop",
+]
+
+
+@pytest.mark.parametrize("text", FRIENDLY_CHAT + AFFECTION + EMPHATIC)
 def test_friendly_chat_and_affection_pass(text: str) -> None:
     verdict = Guardrails().check_input(text, embedded=True)
     assert verdict.action == "allow", verdict.scores
