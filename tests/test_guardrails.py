@@ -338,6 +338,20 @@ def test_a_misspelt_policy_key_is_refused_by_name(table: dict[str, object], name
     assert "guard_policy" in str(caught.value)
 
 
+def test_a_flag_threshold_above_the_block_is_refused() -> None:
+    # Accepted before: every score from 0.5 blocked and none was only flagged.
+    table = {
+        "products": {"lumi": {"thresholds": {"jailbreak": {"flag_at": 0.95, "block_at": 0.5}}}}
+    }
+    with pytest.raises(GuardPolicyError, match=r"thresholds\.jailbreak.*flag_at 0\.95 is above"):
+        PolicyBook(table=table)
+    same = {"default": {"thresholds": {"jailbreak": {"flag_at": 0.5, "block_at": 0.5}}}}
+    assert (
+        PolicyBook(table=same).for_(product=None, agent_id=None).threshold("jailbreak").block_at
+        == 0.5
+    )
+
+
 @pytest.mark.parametrize(
     ("table", "named"),
     [

@@ -63,6 +63,16 @@ class Threshold(_Model):
             raise ValueError("use a score from 0 to 1, or false for never")
         return value
 
+    @model_validator(mode="after")
+    def _flag_below_block(self) -> Threshold:
+        # Given together, a flag above the block would never be reached alone.
+        if self.flag_at is not None and self.block_at is not None and self.flag_at > self.block_at:
+            raise ValueError(
+                f"flag_at {self.flag_at} is above block_at {self.block_at}: every score from "
+                f"{self.block_at} blocks, so none is only flagged; set flag_at at or below block_at"
+            )
+        return self
+
     def over(self, base: Threshold) -> Threshold:
         """These thresholds, with the fields left out taken from ``base``."""
         unset = {
