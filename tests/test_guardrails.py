@@ -338,6 +338,18 @@ def test_a_misspelt_policy_key_is_refused_by_name(table: dict[str, object], name
     assert "guard_policy" in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ["no", "off", 0])
+def test_the_guardrails_are_switched_off_only_by_false(value: object) -> None:
+    # "no" was read as false, and switched every check off.
+    with pytest.raises(GuardPolicyError, match=r"'enabled'.*valid boolean"):
+        PolicyBook(table={"default": {"enabled": value}})
+    assert (
+        not PolicyBook(table={"default": {"enabled": False}})
+        .for_(product=None, agent_id=None)
+        .enabled
+    )
+
+
 def test_a_flag_threshold_above_the_block_is_refused() -> None:
     # Accepted before: every score from 0.5 blocked and none was only flagged.
     table = {

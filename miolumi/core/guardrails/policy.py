@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -145,15 +146,16 @@ DEFAULT_REPLACEMENTS: dict[str, dict[Language, str]] = {
 class GuardPolicy(_Model):
     """The rules one product or persona plays by."""
 
-    enabled: bool = True
+    # Strict: a switch of the guardrails is true or false, never the word "no" read as false.
+    enabled: StrictBool = True
     """False switches every check off (not recommended)."""
     thresholds: dict[Category, Threshold] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     sexual: Literal["block", "adults", "allow"] = "adults"
     """Sexual content: never, only with users who confirmed they are adults, or always
     (never with a user who said they are a minor, whatever this says)."""
-    stay_in_character: bool = True
+    stay_in_character: StrictBool = True
     """Replace "as an AI language model" boilerplate (``persona_break``) in replies."""
-    output_checks: bool = True
+    output_checks: StrictBool = True
     """Check the reply sentence by sentence while it streams."""
     refusal: dict[Language, str] = Field(default_factory=dict)
     """The persona's own refusal, by language (``en``, ``zh``, ``ja``); ``{name}`` is its
