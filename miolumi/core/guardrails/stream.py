@@ -51,11 +51,10 @@ class GuardedStream:
     _chunks: list[str] = field(default_factory=list)
     _out: list[str] = field(default_factory=list)
     _context: str = ""
-    """The end of the last piece when it was cut mid-sentence: read again with the next."""
+    """The end of the last piece when it was cut mid-sentence: read again with the next,
+    and held back until that one passes too."""
     _dropping: bool = False
     """A piece of the sentence in progress was replaced: the rest of it is dropped."""
-    _held: str = ""
-    """The end of a passed piece cut mid-sentence (the context): released with the next."""
 
     @property
     def text(self) -> str:
@@ -73,9 +72,9 @@ class GuardedStream:
         """End of the reply: check and release the last sentence."""
         rest = self.splitter.flush()
         piece = self._release(rest, cut=False) if rest else None
-        if piece is None and self._held:
-            self._out.append(self._held)
-            piece = Piece(text=self._held, parts=(self._held,))
+        if piece is None and self._context:
+            self._out.append(self._context)
+            piece = Piece(text=self._context, parts=(self._context,))
         self._clear()
         return [piece] if piece is not None else []
 
@@ -89,7 +88,6 @@ class GuardedStream:
         self._chunks.clear()
         self._context = ""
         self._dropping = False
-        self._held = ""
 
     def _take(self, sentence: str) -> list[str]:
         """The raw chunks of ``sentence`` and the space around it, removed from the buffer."""
@@ -120,16 +118,14 @@ class GuardedStream:
         raw = "".join(parts)
         if self._dropping:
             return self._drop(raw, cut=cut)
-        read = self._context + sentence
+        held = self._context
         self._context = _context(raw) if cut else ""
-        verdict = self.guardrails.check_output(read, context=self.context)
+        verdict = self.guardrails.check_output(held + sentence, context=self.context)
         if verdict.action != "block":
-            held, self._held = self._held, self._context
-            parts = _without_tail([held, *parts], len(self._held))
+            parts = _without_tail([held, *parts], len(self._context))
             shown = "".join(parts)
             self._out.append(shown)
             return Piece(text=shown, parts=tuple(p for p in parts if p)) if shown else None
-        self._held = ""  # replaced with the rest of its sentence
         self.blocked.append(verdict)
         self._dropping = cut
         self._context = ""  # what was replaced is no context for the next sentence

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 ABBREVIATIONS = frozenset(
     {
         "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e",
-        "a.m", "p.m", "u.s", "u.k", "no", "fig", "approx", "dept", "inc", "ltd", "co",
+        "a.m", "p.m", "u.s", "u.k", "fig", "approx", "dept", "inc", "ltd", "co",
         "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
         "mt", "ave", "capt", "gen", "gov", "sgt", "lt", "col",
     }
